@@ -1,0 +1,129 @@
+"""The `tutor` command line (design §3).
+
+Parsing only: each subcommand lives in `tutor.commands.<name>` and is imported
+when used, so `tutor list` never imports torch and `tutor` shows its first frame
+before torch loads. Usage errors are one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import import_module
+
+SUBCOMMANDS = {
+    "list": "tutor.commands.list_lessons",
+    "check": "tutor.commands.check",
+    "run": "tutor.commands.run",
+    "new": "tutor.commands.new",
+    "import": "tutor.commands.import_notebook",
+}
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(message)
+
+
+def default_lang(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    for key in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(key)
+        if value:
+            return "ko" if value.lower().startswith("ko") else "en"
+    return "en"
+
+
+def _global_options() -> argparse.ArgumentParser:
+    # SUPPRESS: these may come before or after the subcommand without the
+    # subparser's defaults overwriting what was given before it.
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--lessons", metavar="DIR", default=argparse.SUPPRESS,
+        help="lesson directory (default: the bundled lessons)",
+    )
+    common.add_argument(
+        "--lang", choices=("ko", "en"), default=argparse.SUPPRESS,
+        help="language of the lessons and the app (default: from LANG)",
+    )
+    return common
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """(app parser for `tutor [LESSON]`, parser with the subcommands)."""
+    common = _global_options()
+    app = _Parser(prog="tutor", parents=[common], description="Learn PyTorch training step by step.")
+    app.add_argument("lesson", nargs="?", help="lesson id or path to a .md file")
+    app.add_argument("--watch", action="store_true", help="reload the lesson when its file changes")
+
+    sub_parser = _Parser(prog="tutor", parents=[common])
+    subs = sub_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = subs.add_parser("list", parents=[common], help="list lessons")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = subs.add_parser("check", parents=[common], help="validate lesson files")
+    p.add_argument("--run", action="store_true", help="also run them and compare output blocks")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+
+    p = subs.add_parser("run", parents=[common], help="run a lesson headless")
+    p.add_argument("lesson", help="lesson id or path to a .md file")
+    p.add_argument("--lr", help="learning rate override (a positive number)")
+    p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
+
+    p = subs.add_parser("new", parents=[common], help="write a skeleton lesson")
+    p.add_argument("slug")
+    p.add_argument("--title-en")
+    p.add_argument("--title-ko")
+
+    p = subs.add_parser("import", parents=[common], help="convert a Jupyter notebook into a lesson")
+    p.add_argument("notebook")
+    p.add_argument("-o", "--output", metavar="PATH")
+    return app, sub_parser
+
+
+_VALUED_GLOBALS = ("--lessons", "--lang")
+
+
+def _first_positional(argv: list[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUED_GLOBALS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    app, sub_parser = build_parser()
+    if _first_positional(argv) in SUBCOMMANDS:
+        args = sub_parser.parse_args(argv)
+    else:
+        args = app.parse_args(argv)
+        args.command = "app"
+    if getattr(args, "lang", None) is None:
+        args.lang = default_lang()
+    if getattr(args, "lessons", None) is None:
+        args.lessons = None
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse(argv)
+        module = import_module(SUBCOMMANDS.get(args.command, "tutor.commands.app"))
+        return int(module.main(args) or 0)
+    except UsageError as exc:
+        print(f"tutor: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
