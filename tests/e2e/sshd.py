@@ -85,7 +85,7 @@ def _keygen(path: Path) -> None:
     )
 
 
-def _write_config(root: Path, port: int) -> Path:
+def _write_config(root: Path, port: int, extra_config: str) -> Path:
     config = root / "sshd_config"
     config.write_text(
         "\n".join([
@@ -106,6 +106,7 @@ def _write_config(root: Path, port: int) -> Path:
             "LogLevel VERBOSE",
             "",
         ])
+        + extra_config  # last: Match blocks run to the end of the file
     )
     return config
 
@@ -136,8 +137,11 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def sshd_server(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Run a private sshd on 127.0.0.1; yield (port, ssh argument prefix)."""
+def sshd_server(tmp_path: Path, extra_config: str = "") -> Iterator[tuple[int, list[str]]]:
+    """Run a private sshd on 127.0.0.1; yield (port, ssh argument prefix).
+
+    `extra_config` is appended to the generated sshd_config (e.g. a Match block).
+    """
     ensure_openssh()
     root = Path(tmp_path) / "sshd"
     root.mkdir(parents=True, exist_ok=True)
@@ -150,7 +154,7 @@ def sshd_server(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
     proc = None
     for _attempt in range(3):  # the free port may be taken before sshd binds it
         port = free_port()
-        config = _write_config(root, port)
+        config = _write_config(root, port, extra_config)
         check = subprocess.run([str(SSHD), "-t", "-f", str(config)], capture_output=True, text=True)
         if check.returncode != 0:
             raise SshdUnavailable(f"sshd rejected its config: {check.stderr.strip()}")

@@ -8,8 +8,11 @@ under an XDG_STATE_HOME of the test's own.
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
+import os
+import pwd
 import re
 import shlex
 import stat
@@ -215,3 +218,65 @@ def test_tutor_over_ssh_picker_lesson_steps_quit_and_progress(ssh_prefix, tmp_pa
     assert data["version"] == 1
     assert data["last_lesson"] == "e2e-tiny"
     assert data["lessons"]["e2e-tiny"]["position"]["cell"] >= 0
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "ssh.md"
+
+
+def documented_match_block(tutor: Path, lessons: Path) -> str:
+    """The Match block from docs/ssh.md, pointed at this machine's user, venv and lessons."""
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(# tutor-only accounts.*?)```", text, re.S)
+    assert len(blocks) == 1, "docs/ssh.md should hold exactly one tutor-only Match block"
+    group = grp.getgrgid(os.getgid()).gr_name
+    block = blocks[0]
+    for old, new in [
+        ("Match Group tutor-learners", f"Match Group {group}"),
+        ("/usr/local/bin/tutor", str(tutor)),
+        ("/srv/tutor/lessons", str(lessons)),
+    ]:
+        assert old in block, f"docs/ssh.md Match block lost {old!r}"
+        block = block.replace(old, new)
+    return block
+
+
+def test_documented_match_block_is_valid_sshd_config(tmp_path):
+    try:
+        ensure_command("sshd", "openssh-server")
+    except SshdUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    lessons = tmp_path / "lessons"
+    block = documented_match_block(TUTOR, lessons)
+    host_key = tmp_path / "host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+    config = tmp_path / "sshd_config"
+    config.write_text(f"HostKey {host_key}\nUsePAM no\n{block}")
+    user = pwd.getpwuid(os.getuid()).pw_name
+    effective = subprocess.run(
+        ["/usr/sbin/sshd", "-T", "-f", str(config), "-C", f"user={user},host=h,addr=127.0.0.1"],
+        capture_output=True, text=True, check=True,
+    ).stdout.lower()
+    assert f"forcecommand {TUTOR} --lessons {lessons}".lower() in effective
+    assert "setenv pythonutf8=1" in effective
+    assert "allowtcpforwarding no" in effective
+    assert "x11forwarding no" in effective
+
+
+def test_forcecommand_account_gets_the_app_whatever_it_asks_for(tmp_path):
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (lessons / "01-tiny.md").write_text(LESSON, encoding="utf-8")
+    try:
+        ensure_command("tmux")
+        with sshd_server(tmp_path, documented_match_block(TUTOR, lessons)) as (_port, prefix):
+            # The learner asks for a shell command; the server starts tutor instead.
+            term = ssh_in_terminal(prefix, ["echo", "ESCAPED"])
+            try:
+                term.wait_for("Tiny SSH lesson")
+                assert "ESCAPED" not in term.screen()
+                term.press("q")
+                assert term.wait_exit() == 0
+            finally:
+                term.close()
+    except SshdUnavailable as exc:
+        pytest.fail(f"cannot set up the SSH test: {exc}", pytrace=False)
