@@ -1,0 +1,190 @@
+"""The cell editor: rewrite the current cell, run the lesson again, keep a copy.
+
+`EditCellScreen` is a modal screen pushed by the lesson screen (`E`). It shows the
+cell's source in a Python code editor and returns, through `dismiss`:
+
+- the edited source (`str`) on `ctrl+r`, once it compiles: the caller builds a new
+  lesson with `tutor.engine.edit.replace_cell_source` and runs it from the start;
+- `None` on `escape`.
+
+A syntax error keeps the screen open and shows the error's line in lesson-file
+numbering (`cell.line + k - 1`, where the saved copy would have it), with the cursor
+moved there. `ctrl+s` writes the learner's copy of the whole lesson
+(`tutor.engine.edit.save_lesson_copy`) and shows the path; the screen stays open and
+posts `EditCellScreen.CopySaved` (it bubbles to the app). Norun cells, which may
+show broken code on purpose, are never refused for a syntax error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static, TextArea
+
+from tutor.engine.edit import check_source, save_lesson_copy
+from tutor.engine.lesson import Lesson
+
+STRINGS = {
+    "en": {
+        "title": "Edit cell {number} (line {line})",
+        "keys": "ctrl+r run from the start · ctrl+s save a copy · escape cancel",
+        "norun": "This cell is shown, never run.",
+        "error": "line {line}: {message}",
+        "saved": "Saved a copy: {path}",
+        "save_failed": "Could not save the copy: {reason}",
+    },
+    "ko": {
+        "title": "셀 {number} 고치기 ({line}번째 줄)",
+        "keys": "ctrl+r 처음부터 실행 · ctrl+s 사본 저장 · escape 취소",
+        "norun": "이 셀은 보여 주기만 하고 실행하지 않습니다.",
+        "error": "{line}번째 줄: {message}",
+        "saved": "사본을 저장했습니다: {path}",
+        "save_failed": "사본을 저장하지 못했습니다: {reason}",
+    },
+}
+
+
+def _t(lang: str, key: str, **values: object) -> str:
+    return STRINGS.get(lang, STRINGS["en"])[key].format(**values)
+
+
+class EditCellScreen(ModalScreen[str | None]):
+    """Edit one cell of `lesson`; dismiss with the new source or None."""
+
+    DEFAULT_CSS = """
+    EditCellScreen {
+        align: center middle;
+    }
+    EditCellScreen > #edit-dialog {
+        width: 100%;
+        height: 100%;
+        max-width: 120;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    EditCellScreen #edit-title {
+        text-style: bold;
+    }
+    EditCellScreen #edit-keys {
+        color: $text-muted;
+    }
+    EditCellScreen #edit-source {
+        height: 1fr;
+    }
+    EditCellScreen #edit-message {
+        height: auto;
+        max-height: 3;
+    }
+    EditCellScreen #edit-message.-error {
+        color: $error;
+    }
+    EditCellScreen #edit-message.-ok {
+        color: $success;
+    }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run", id="edit.run", priority=True),
+        Binding("ctrl+s", "save_copy", "Save copy", id="edit.save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="edit.cancel", priority=True),
+    ]
+
+    class CopySaved(Message):
+        """The learner's copy of the lesson was written to `path`."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    def __init__(
+        self,
+        lesson: Lesson,
+        cell_index: int,
+        lang: str = "en",
+        lessons_dir: Path | None = None,
+        source: str | None = None,
+    ) -> None:
+        """`lessons_dir`: where `ctrl+s` writes (default: the learner's data dir);
+        `source`: text to start from (default: the cell's source, e.g. pass an
+        earlier edit to continue it)."""
+        super().__init__()
+        self.lesson = lesson
+        self.cell = lesson.cells[cell_index]
+        self.lang = lang
+        self.lessons_dir = lessons_dir
+        self.initial_source = self.cell.source if source is None else source
+        self.saved_path: Path | None = None
+        self.error: tuple[int, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        cell = self.cell
+        with Vertical(id="edit-dialog"):
+            yield Static(
+                _t(self.lang, "title", number=cell.index + 1, line=cell.line), id="edit-title"
+            )
+            keys = _t(self.lang, "keys")
+            if cell.norun:
+                keys = f"{_t(self.lang, 'norun')} {keys}"
+            yield Static(keys, id="edit-keys")
+            yield TextArea.code_editor(
+                self.initial_source, language="python", id="edit-source"
+            )
+            yield Static("", id="edit-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.editor.focus()
+
+    @property
+    def editor(self) -> TextArea:
+        return self.query_one("#edit-source", TextArea)
+
+    @property
+    def source(self) -> str:
+        return self.editor.text
+
+    def _show(self, text: str, kind: str) -> None:
+        message = self.query_one("#edit-message", Static)
+        message.update(text)
+        message.set_class(kind == "error", "-error")
+        message.set_class(kind == "ok", "-ok")
+
+    def _check(self) -> bool:
+        """Show the syntax error, if any, and move the cursor to it."""
+        self.error = None if self.cell.norun else check_source(self.source, self.cell.line)
+        if self.error is None:
+            self._show("", "")
+            return True
+        line, message = self.error
+        self._show(_t(self.lang, "error", line=line, message=message), "error")
+        row = line - self.cell.line
+        self.editor.move_cursor((min(row, self.editor.document.line_count - 1), 0))
+        self.editor.focus()
+        return False
+
+    def action_run(self) -> None:
+        if self._check():
+            self.dismiss(self.source)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save_copy(self) -> None:
+        if not self._check():
+            return
+        try:
+            path = save_lesson_copy(
+                self.lesson, self.cell.index, self.source, dest_dir=self.lessons_dir
+            )
+        except (OSError, ValueError) as exc:
+            self._show(_t(self.lang, "save_failed", reason=exc), "error")
+            return
+        self.saved_path = path
+        self._show(_t(self.lang, "saved", path=path), "ok")
+        self.post_message(self.CopySaved(path))
