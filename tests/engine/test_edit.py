@@ -9,6 +9,7 @@ import pytest
 
 from tutor.engine.edit import (
     check_source,
+    locate_syntax_error,
     lesson_copy_text,
     mine_names,
     replace_cell_source,
@@ -127,6 +128,12 @@ def test_check_source_agrees_with_python_on_the_line() -> None:
     except SyntaxError as exc:
         expected = 40 + exc.lineno - 1
     assert check_source(source, 40) == (expected, check_source(source, 1)[1])
+
+
+def test_locate_syntax_error_gives_row_and_column_in_the_source() -> None:
+    assert locate_syntax_error("w = 1\nif w\n    pass\n") == (2, 4, "expected ':'")
+    assert locate_syntax_error("x = (1,\n") == (1, 4, "'(' was never closed")
+    assert locate_syntax_error("x = 1\n") is None
 
 
 def test_check_source_null_byte() -> None:

@@ -109,7 +109,8 @@ async def test_syntax_error_is_shown_with_its_lesson_line(lesson: Lesson, tmp_pa
         assert app.results == []  # nothing returned
         assert app.screen is app.edit_screen
         assert "line 9: expected ':'" in message_text(app.screen)  # 7 + 3 - 1
-        assert editor.cursor_location == (2, 0)
+        assert editor.cursor_location == (2, 4)  # where the ':' is missing
+        assert app.edit_screen.error == (9, "expected ':'")
         # ctrl+s refuses the broken cell too and writes nothing
         await pilot.press("ctrl+s")
         await pilot.pause()

@@ -65,15 +65,26 @@ def check_source(source: str, first_line: int, filename: str = "<cell>") -> tupl
     The full compiler is used, not only the parser, so errors such as `return`
     outside a function are caught too. Compiling runs no lesson code.
     """
+    found = locate_syntax_error(source, filename)
+    if found is None:
+        return None
+    row, _column, message = found
+    return first_line + row - 1, message
+
+
+def locate_syntax_error(source: str, filename: str = "<cell>") -> tuple[int, int, str] | None:
+    """None when `source` compiles; else (1-based row in `source`, 0-based column,
+    message), for an editor that puts the cursor on the error."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning (e.g. `x is 1`) is not an error
             compile(source, filename, "exec", dont_inherit=True)
     except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors
-        lineno = exc.lineno if exc.lineno and exc.lineno > 0 else 1
-        return first_line + lineno - 1, exc.msg or "invalid syntax"
+        row = exc.lineno if exc.lineno and exc.lineno > 0 else 1
+        column = exc.offset - 1 if exc.offset and exc.offset > 0 else 0
+        return row, column, exc.msg or "invalid syntax"
     except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
-        return first_line, str(exc)
+        return 1, 0, str(exc)
     return None
 
 

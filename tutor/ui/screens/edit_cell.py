@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
-from tutor.engine.edit import check_source, save_lesson_copy
+from tutor.engine.edit import locate_syntax_error, save_lesson_copy
 from tutor.engine.lesson import Lesson
 
 STRINGS = {
@@ -156,15 +156,19 @@ class EditCellScreen(ModalScreen[str | None]):
         message.set_class(kind == "ok", "-ok")
 
     def _check(self) -> bool:
-        """Show the syntax error, if any, and move the cursor to it."""
-        self.error = None if self.cell.norun else check_source(self.source, self.cell.line)
-        if self.error is None:
+        """Show the syntax error, if any, and put the cursor on it."""
+        found = None if self.cell.norun else locate_syntax_error(self.source)
+        if found is None:
+            self.error = None
             self._show("", "")
             return True
-        line, message = self.error
-        self._show(_t(self.lang, "error", line=line, message=message), "error")
-        row = line - self.cell.line
-        self.editor.move_cursor((min(row, self.editor.document.line_count - 1), 0))
+        row, column, message = found
+        self.error = (self.cell.line + row - 1, message)
+        self._show(_t(self.lang, "error", line=self.error[0], message=message), "error")
+        document = self.editor.document
+        row = min(row - 1, document.line_count - 1)
+        column = min(column, len(document.get_line(row)))
+        self.editor.move_cursor((row, column))
         self.editor.focus()
         return False
 
