@@ -69,7 +69,10 @@ class RunState:
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
     line: int | None = None  # lesson-file line about to run (at a pause)
     iteration: int | None = None  # iteration of the current steppable loop
-    pause_index: int = 0  # pause points passed since the start of the run (for replay)
+    # Number of the pause point the worker waits at (0-based, counted from the start of
+    # the run; for replay: step back is goto(pause_index - 1)). In done/error: the
+    # number of points passed; -1 before the run starts.
+    pause_index: int = -1
     lr: float | None = None  # learning rate in force
     lr_override: float | None = None
     cost: float | None = None  # latest cost

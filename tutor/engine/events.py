@@ -1,0 +1,50 @@
+"""Events a runner reports as they happen (design §3's JSONL, as dataclasses).
+
+`Runner(on_event=...)` receives every event on the worker thread, in order. They
+are what `tutor run` prints (plain text for `Output`, JSON lines with `--jsonl`).
+Replays (`goto`) re-execute code that already reported its events, so a replay
+reports none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tutor.engine.state import TensorView
+
+
+@dataclass(frozen=True)
+class CellStarted:
+    cell: int  # Cell.index
+    line: int  # lesson-file line of the cell's first code line
+
+
+@dataclass(frozen=True)
+class Output:
+    cell: int
+    text: str  # one print call (or one echoed repr), newline included
+
+
+@dataclass(frozen=True)
+class Iteration:
+    cell: int
+    iteration: int  # 0-based, the loop's own counter
+    lr: float | None  # learning rate in force during the iteration
+    cost: float | None  # may be nan/inf; None when the lesson has no cost variable
+    tensors: tuple[TensorView, ...] | None = None  # only with record_every_iteration
+
+
+@dataclass(frozen=True)
+class Error:
+    cell: int
+    line: int  # lesson-file line
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Done:
+    seconds: float
+
+
+Event = CellStarted | Output | Iteration | Error | Done

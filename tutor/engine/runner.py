@@ -1,0 +1,653 @@
+"""The execution engine: runs a lesson's cells step by step in a worker thread.
+
+One `Runner` per opened lesson. Its commands (`next`, `step`, `run`, `pause`,
+`reset`, `set_lr`, `goto`, `close`) are thread-safe and return at once; one worker
+thread executes the lesson code, rewritten by `instrument.py` so that it calls back
+into the runner at every *pause point*. There the worker checks the cancel flag,
+applies the learner's learning rate, records iterations, and either continues or
+publishes a `RunState` and waits for the next command. The UI only ever reads
+`runner.state`, an immutable object replaced in one assignment, so it never locks.
+
+Pause points are numbered in the order they are reached (0, 1, 2, ...): statement
+points, iteration points, and the end of every runnable cell but the last one.
+Runs are deterministic (torch and `random` are seeded before the first cell), so
+`goto(k)` reaches point k again by replaying from a fresh namespace, publishing
+nothing until it gets there. `state.pause_index` is the number of the point the
+worker waits at; in `done`/`error` it is the number of points passed; in `idle`
+it is -1. Step back is `goto(state.pause_index - 1)`.
+
+Each run lives in its own `_Run` object, so a worker that ignores cancellation
+(stuck inside a long C call) can never write into the next run's state.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import io
+import math
+import random
+import sys
+import threading
+import time
+import traceback
+from dataclasses import replace
+from typing import Any, Callable
+
+from tutor.engine import events as ev
+from tutor.engine.instrument import (
+    CHECK, ECHO, ITER, LOOP_END, LR, PAUSE, InstrumentedCell, instrument,
+)
+from tutor.engine.lesson import Cell, Lesson, Text
+from tutor.engine.state import CostPoint, ErrorInfo, RunState
+
+PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
+OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
+TRUNCATION_NOTE = "[... earlier output truncated ...]\n"
+CANCEL_TIMEOUT = 1.0
+
+DIVERGENCE_HINT = Text(
+    en="The cost is no longer a finite number: the learning rate is probably too large. "
+    "Try a smaller one.",
+    ko="비용이 더 이상 유한한 수가 아닙니다. 학습률이 너무 큰 것 같습니다. 더 작은 값으로 해 보세요.",
+)
+
+# Run modes: where the worker stops next.
+FREE, STMT, ITER_MODE, GOTO = range(4)
+
+
+class _Cancelled(BaseException):
+    """Unwinds lesson code when the run is reset or closed (not an Exception, so
+    lesson code's `except Exception` cannot swallow it)."""
+
+
+def check_lr(value: float | None) -> float | None:
+    """A learning-rate override must be a positive finite number (or None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"learning rate must be a number, not {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"learning rate must be a positive finite number, not {value!r}")
+    return value
+
+
+class _Capture:
+    """Captured output of one cell, capped to its last OUTPUT_CAP characters."""
+
+    def __init__(self) -> None:
+        self._chunks: list[str] = []
+        self._size = 0
+        self.truncated = False
+
+    def write(self, text: str) -> None:
+        self._chunks.append(text)
+        self._size += len(text)
+        if self._size > 2 * OUTPUT_CAP:  # trim now and then: amortised O(1) per write
+            self._trim()
+
+    def _trim(self) -> None:
+        joined = "".join(self._chunks)
+        if len(joined) > OUTPUT_CAP:
+            joined = joined[-OUTPUT_CAP:]
+            self.truncated = True
+        self._chunks = [joined]
+        self._size = len(joined)
+
+    def text(self) -> str:
+        if self._size > OUTPUT_CAP:
+            self._trim()
+        joined = "".join(self._chunks)
+        return TRUNCATION_NOTE + joined if self.truncated else joined
+
+
+class _Run:
+    """One execution of the lesson from a fresh namespace."""
+
+    def __init__(self, runner: "Runner", mode: int, *, headless: bool = False, target: int = -1) -> None:
+        self.runner = runner
+        self.lesson = runner.lesson
+        self.path = str(runner.lesson.path)
+        self.headless = headless
+        self.cv = threading.Condition()
+        self.mode = mode
+        self.target = target
+        self.replaying = mode == GOTO
+        self.pending_mode: int | None = None  # a command given during a replay
+        self.resume = False
+        self.suspended = False
+        self.cancel = False
+        self.stop_soon = False  # stop at the next pause point (divergence)
+        self.lr_active = runner._override is not None
+        self.thread: threading.Thread | None = None
+        self.emit_error: BaseException | None = None
+
+        self.ns: dict[str, Any] = {}
+        self.points = 0
+        self.status = "running"
+        self.cell: int | None = None
+        self.line: int | None = None
+        self.loop_key: tuple[int, int] | None = None
+        self.iteration: int | None = None
+        self.steps = 0
+        self.costs: list[CostPoint] = []
+        self.cost: float | None = None
+        self.lr_changes: list[int] = []
+        self.last_lr: float | None = None
+        self.recorded = False
+        self.outputs: dict[int, _Capture] = {}
+        self.cells_done: list[int] = []
+        self.error: ErrorInfo | None = None
+        self.hint: Text | None = None
+        self.finished = False
+        self.lesson_lr: float | None = None
+        self.opt_original: dict[int, tuple[Any, list[float]]] = {}
+        self.last_publish = 0.0
+        self._tensor_cls: type = object
+        self._optimizer_cls: type = object
+
+    # --- execution -------------------------------------------------------------
+
+    def execute(self) -> None:
+        import torch  # here, not at import time: the app draws before torch loads
+
+        self._tensor_cls = torch.Tensor
+        self._optimizer_cls = torch.optim.Optimizer
+        self.ns = self._namespace()
+        seed = self.lesson.seed
+        torch.manual_seed(seed)
+        random.seed(seed)
+        started = time.perf_counter()
+        if not self.replaying:
+            self.publish(snapshot=False)
+        cells = self.lesson.runnable_cells
+        for n, cell in enumerate(cells):
+            self.cell, self.line = cell.index, cell.line
+            self.loop_key = self.iteration = None
+            self.outputs.setdefault(cell.index, _Capture())
+            self.emit(ev.CellStarted(cell=cell.index, line=cell.line))
+            try:
+                exec(self.runner._compiled(cell).code, self.ns)
+            except (_Cancelled, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - lesson code may raise anything
+                self.fail(cell, exc)
+                return
+            self.cells_done.append(cell.index)
+            if n < len(cells) - 1:
+                self.loop_key = self.iteration = None
+                self.at_point(None, end_of_cell=True)
+        self.finished = True
+        self.status = "done"
+        self.replaying = False
+        self.line = None
+        self.publish(snapshot=True)
+        self.emit(ev.Done(seconds=time.perf_counter() - started))
+
+    def _namespace(self) -> dict[str, Any]:
+        own_builtins = dict(builtins.__dict__)
+        own_builtins["print"] = self._print
+        return {
+            "__name__": "__main__",
+            "__builtins__": own_builtins,
+            PAUSE: self.pause_hook,
+            ITER: self.iter_hook,
+            LOOP_END: self.loop_end_hook,
+            CHECK: self.check_hook,
+            LR: self.lr_hook,
+            ECHO: self.echo_hook,
+        }
+
+    def fail(self, cell: Cell, exc: BaseException) -> None:
+        line = None
+        if isinstance(exc, SyntaxError) and exc.filename == self.path and exc.lineno:
+            line = exc.lineno
+            message = exc.msg
+        else:
+            message = str(exc)
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            if frame.f_code.co_filename == self.path:
+                line = lineno
+        if line is None:
+            line = self.line or cell.line
+        self.error = ErrorInfo(
+            cell=cell.index,
+            line=line,
+            type=type(exc).__name__,
+            message=message,
+            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
+        self.status = "error"
+        self.line = line
+        self.replaying = False
+        self.publish(snapshot=True)
+        self.emit(ev.Error(cell=cell.index, line=line, type=self.error.type, message=message))
+
+    def write(self, text: str) -> None:
+        if not text or self.cell is None:
+            return
+        self.outputs[self.cell].write(text)
+        self.emit(ev.Output(cell=self.cell, text=text))
+
+    def emit(self, event: ev.Event) -> None:
+        handler = self.runner._on_event
+        if handler is None or self.replaying:
+            return
+        try:
+            handler(event)
+        except Exception as exc:  # the consumer failed (e.g. a closed pipe): stop the run
+            self.emit_error = exc
+            raise _Cancelled() from exc
+
+    # --- hooks called by the rewritten lesson code -------------------------------
+
+    def _print(self, *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False) -> None:
+        if file is None or file is sys.stdout or file is sys.__stdout__:
+            buf = io.StringIO()
+            builtins.print(*args, sep=sep, end=end, file=buf)
+            self.write(buf.getvalue())
+        else:
+            builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
+
+    def echo_hook(self, value: Any) -> None:
+        if value is not None:
+            self.write(repr(value) + "\n")
+
+    def lr_hook(self, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.lesson_lr = float(value)
+        override = self.runner._override
+        return value if override is None else override
+
+    def check_hook(self) -> None:
+        if self.cancel:
+            raise _Cancelled()
+
+    def pause_hook(self, line: int) -> None:
+        p = self.points
+        self.points = p + 1
+        self.line = line
+        if self.cancel:
+            raise _Cancelled()
+        if self.lr_active:
+            self.apply_lr()
+        mode = self.mode
+        if mode == FREE:
+            if self.headless:
+                return
+            if self.stop_soon:
+                self.suspend(p)
+            elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
+                self.publish(snapshot=True, index=p)
+        elif mode == STMT:
+            self.suspend(p)
+        elif mode == GOTO:
+            if p >= self.target:
+                self.suspend(p)
+
+    def iter_hook(self, loop: int, line: int) -> None:
+        key = (self.cell, loop)
+        if self.loop_key == key:
+            self.record(self.iteration)
+            self.iteration += 1
+        else:
+            self.loop_key = key
+            self.iteration = 0
+        p = self.points
+        self.points = p + 1
+        self.line = line
+        if self.cancel:
+            raise _Cancelled()
+        if self.lr_active:
+            self.apply_lr()
+        mode = self.mode
+        if mode == FREE:
+            if self.headless:
+                return
+            if self.stop_soon:
+                self.suspend(p)
+            elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
+                self.publish(snapshot=True, index=p)
+        elif mode == GOTO:
+            if p >= self.target:
+                self.suspend(p)
+        else:
+            self.suspend(p)
+
+    def loop_end_hook(self, loop: int) -> None:
+        if self.loop_key == (self.cell, loop):
+            self.record(self.iteration)
+        self.loop_key = self.iteration = None
+
+    def at_point(self, line: int | None, end_of_cell: bool = False) -> None:
+        """The pause point at the end of a cell (between cells)."""
+        p = self.points
+        self.points = p + 1
+        self.line = line
+        if self.cancel:
+            raise _Cancelled()
+        if self.lr_active:
+            self.apply_lr()
+        mode = self.mode
+        if mode == FREE:
+            if self.stop_soon and not self.headless:
+                self.suspend(p)
+        elif mode == GOTO:
+            if p >= self.target:
+                self.suspend(p)
+        else:
+            self.suspend(p)
+
+    # --- learning rate, cost, iteration records ---------------------------------
+
+    def apply_lr(self) -> None:
+        """Put the override (or, after set_lr(None), the lesson's values) in force."""
+        override = self.runner._override
+        ns = self.ns
+        name = self.lesson.lr_name
+        if override is None:  # restore once, then stop paying for this
+            if self.lesson_lr is not None and _is_number(ns.get(name)):
+                ns[name] = self.lesson_lr
+            for opt, lrs in self.opt_original.values():
+                for group, lr in zip(opt.param_groups, lrs):
+                    group["lr"] = lr
+            self.opt_original.clear()
+            self.lr_active = False
+            return
+        current = ns.get(name)
+        if current is not None and current != override and _is_number(current):
+            ns[name] = override
+        optimizer_cls = self._optimizer_cls
+        for value in ns.values():
+            if isinstance(value, optimizer_cls):
+                groups = value.param_groups
+                if id(value) not in self.opt_original:
+                    self.opt_original[id(value)] = (value, [g.get("lr") for g in groups])
+                for group in groups:
+                    if group.get("lr") != override:
+                        group["lr"] = override
+
+    def lr_in_force(self) -> float | None:
+        override = self.runner._override
+        if override is not None:
+            return override
+        for value in self.ns.values():
+            if isinstance(value, self._optimizer_cls):
+                try:
+                    return float(value.param_groups[0]["lr"])
+                except (IndexError, KeyError, TypeError, ValueError):
+                    break
+        current = self.ns.get(self.lesson.lr_name)
+        if _is_number(current):
+            return float(current)
+        return self.lesson_lr
+
+    def current_cost(self) -> float | None:
+        name = self.lesson.cost_name
+        ns = self.ns
+        if name is None:
+            name = "cost" if "cost" in ns else "loss"
+        value = ns.get(name)
+        if isinstance(value, self._tensor_cls):
+            if value.numel() != 1:
+                return None
+            try:
+                return float(value.detach().item())
+            except (RuntimeError, TypeError, ValueError):
+                return None
+        if _is_number(value):
+            return float(value)
+        return None
+
+    def record(self, iteration: int) -> None:
+        cost = self.current_cost()
+        lr = self.lr_in_force()
+        step = self.steps
+        self.steps = step + 1
+        if cost is not None:
+            self.costs.append(CostPoint(step=step, cell=self.cell, iteration=iteration, cost=cost, lr=lr))
+            self.cost = cost
+        if self.recorded and lr != self.last_lr:
+            self.lr_changes.append(step)
+        self.recorded = True
+        self.last_lr = lr
+        if cost is not None and not math.isfinite(cost):
+            self.hint = DIVERGENCE_HINT
+            if self.mode == FREE and not self.headless:
+                self.stop_soon = True
+        if self.runner._on_event is not None and not self.replaying:
+            tensors = None
+            if self.runner._record_every_iteration:
+                from tutor.engine.snapshot import plain_snapshot
+
+                tensors = plain_snapshot(self.ns)
+            self.emit(ev.Iteration(cell=self.cell, iteration=iteration, lr=lr, cost=cost, tensors=tensors))
+
+    # --- pausing and publishing ---------------------------------------------------
+
+    def suspend(self, index: int) -> None:
+        """Publish the state at pause point `index` and wait for a command."""
+        self.stop_soon = False
+        with self.cv:
+            if self.replaying:
+                self.replaying = False
+                if self.pending_mode is not None:
+                    self.mode, self.pending_mode = self.pending_mode, None
+                    if self.mode != STMT:
+                        self.resume = True
+                else:
+                    self.mode = STMT
+            self.status = "paused"
+            self.publish(snapshot=True, index=index)
+            self.suspended = True
+            while not self.resume and not self.cancel:
+                self.cv.wait()
+            self.suspended = False
+            self.resume = False
+        if self.cancel:
+            raise _Cancelled()
+        self.status = "running"
+        self.publish(snapshot=False, index=index)
+
+    def publish(self, snapshot: bool, index: int | None = None) -> None:
+        runner = self.runner
+        if runner._run is not self or self.replaying:
+            return
+        if snapshot and self.ns:
+            tensors = runner._snapshotter.take(self.ns)
+        else:
+            tensors = runner.state.tensors
+        if index is None:
+            index = self.points
+        truncated = False
+        outputs = {}
+        for cell, capture in self.outputs.items():
+            outputs[cell] = capture.text()
+            truncated = truncated or capture.truncated
+        runner.state = RunState(
+            status=self.status,
+            cell=self.cell,
+            line=self.line,
+            iteration=self.iteration,
+            pause_index=index if self.status in ("paused", "running") else self.points,
+            lr=self.lr_in_force() if self.ns else runner._override,
+            lr_override=runner._override,
+            cost=self.cost,
+            costs=tuple(self.costs),
+            lr_changes=tuple(self.lr_changes),
+            tensors=tensors,
+            outputs=outputs,
+            output_truncated=truncated,
+            cells_done=tuple(self.cells_done),
+            error=self.error,
+            hint=self.hint,
+            finished=self.finished,
+        )
+        self.last_publish = time.monotonic()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Runner:
+    """Runs one lesson; see the module docstring and docs/architecture.md."""
+
+    def __init__(
+        self,
+        lesson: Lesson,
+        lr_override: float | None = None,
+        on_event: Callable[[ev.Event], None] | None = None,
+        record_every_iteration: bool = False,
+    ) -> None:
+        self.lesson = lesson
+        self._override = check_lr(lr_override)
+        self._on_event = on_event
+        self._record_every_iteration = record_every_iteration
+        self._lock = threading.RLock()
+        self._cells: dict[int, InstrumentedCell | SyntaxError] = {}
+        self._run: _Run | None = None
+        self._snapshotter_obj: Any = None  # created on the worker: it imports torch
+        self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
+
+    @property
+    def _snapshotter(self) -> Any:
+        if self._snapshotter_obj is None:
+            from tutor.engine.snapshot import Snapshotter
+
+            self._snapshotter_obj = Snapshotter()
+        return self._snapshotter_obj
+
+    def _compiled(self, cell: Cell) -> InstrumentedCell:
+        """A cell's instrumented code, compiled once per runner (replays reuse it)."""
+        found = self._cells.get(cell.index)
+        if found is None:
+            try:
+                found = instrument(
+                    cell.source, filename=str(self.lesson.path), first_line=cell.line,
+                    lr_name=self.lesson.lr_name,
+                )
+            except SyntaxError as exc:
+                found = exc
+            self._cells[cell.index] = found
+        if isinstance(found, SyntaxError):
+            raise found
+        return found
+
+    # --- commands ------------------------------------------------------------------
+
+    def next(self) -> None:
+        """One iteration inside a steppable loop, else run the next cell."""
+        self._command(ITER_MODE)
+
+    def step(self) -> None:
+        """One statement."""
+        self._command(STMT)
+
+    def run(self) -> None:
+        """Run freely until done, error, a non-finite cost, or pause()."""
+        self._command(FREE)
+
+    def pause(self) -> None:
+        with self._lock:
+            run = self._run
+            if run is None:
+                return
+            with run.cv:
+                if run.replaying:
+                    run.pending_mode = STMT
+                elif not run.suspended:
+                    run.mode = STMT
+
+    def _command(self, mode: int) -> None:
+        with self._lock:
+            run = self._run
+            if run is None:
+                self._start(_Run(self, mode))
+                return
+            with run.cv:
+                if run.status in ("done", "error"):
+                    return
+                if run.replaying:
+                    run.pending_mode = mode
+                    return
+                run.mode = mode
+                if run.suspended:
+                    run.resume = True
+                    run.cv.notify_all()
+
+    def _start(self, run: _Run) -> None:
+        self._run = run
+        thread = threading.Thread(target=self._work, args=(run,), name="tutor-runner", daemon=True)
+        run.thread = thread
+        thread.start()
+
+    def _work(self, run: _Run) -> None:
+        try:
+            run.execute()
+        except _Cancelled:
+            pass
+
+    def reset(self) -> None:
+        """Cancel, forget the namespace; the next command starts from cell 0."""
+        with self._lock:
+            self._stop()
+            self._snapshotter.forget()
+            self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
+
+    def goto(self, k: int) -> None:
+        """Replay from a fresh namespace to pause point k (k < 0: reset)."""
+        with self._lock:
+            if k < 0:
+                self.reset()
+                return
+            self._stop()
+            self._start(_Run(self, GOTO, target=k))
+
+    def set_lr(self, value: float | None) -> None:
+        """The learner's learning rate (None: the lesson's own), from the next pause point."""
+        value = check_lr(value)
+        with self._lock:
+            self._override = value
+            run = self._run
+            if run is not None:
+                run.lr_active = True  # the worker applies (or restores) at its next pause point
+            state = self.state
+            self.state = replace(state, lr_override=value, lr=value if value is not None else state.lr)
+
+    def close(self) -> None:
+        """Cancel and join the worker."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        run = self._run
+        self._run = None
+        if run is None:
+            return
+        with run.cv:
+            run.cancel = True
+            run.cv.notify_all()
+        thread = run.thread
+        if thread is None or thread is threading.current_thread():
+            return
+        thread.join(CANCEL_TIMEOUT / 2)
+        if thread.is_alive() and thread.ident is not None:
+            # Stuck in a loop that has no pause point (e.g. inside a function): raise
+            # the cancellation in that thread at its next bytecode.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Cancelled))
+            thread.join(CANCEL_TIMEOUT / 2)
+
+    def run_to_end(self) -> RunState:
+        """Headless: run every cell in the calling thread; return the final state."""
+        with self._lock:
+            self._stop()
+            run = _Run(self, FREE, headless=True)
+            self._run = run
+        try:
+            run.execute()
+        except _Cancelled:
+            if run.emit_error is not None:
+                raise run.emit_error from None
+        return self.state
