@@ -1,0 +1,44 @@
+"""`tutor [LESSON]`: start the app (the picker, or a lesson directly).
+
+Everything that can fail because of the command line (an unknown lesson, a missing
+lesson directory) fails here, before the terminal is taken over, as a UsageError.
+Torch is not imported here: the app loads it in the background after its first frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tutor.cli import UsageError
+
+
+def build_app(args):
+    """The app for `args` (also used by tests and benchmarks)."""
+    from tutor.engine import loader
+    from tutor.ui.app import TutorApp
+
+    lessons_dir = Path(args.lessons) if args.lessons else loader.bundled_lessons_dir()
+    if args.lessons and not lessons_dir.is_dir():
+        raise UsageError(f"lesson directory not found: {lessons_dir}")
+    lessons, errors = loader.discover(lessons_dir)
+    open_lesson = None
+    if args.lesson:
+        try:
+            open_lesson = loader.find_lesson(args.lesson, lessons_dir)
+        except loader.LessonError as exc:
+            raise UsageError(str(exc)) from None
+        if open_lesson is None:
+            raise UsageError(f"unknown lesson: {args.lesson}")
+    return TutorApp(
+        lessons,
+        [str(e) for e in errors],
+        lessons_dir=lessons_dir,
+        lang=args.lang,
+        open_lesson=open_lesson,
+    )
+
+
+def main(args) -> int:
+    app = build_app(args)
+    app.run()
+    return 0

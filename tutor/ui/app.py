@@ -1,0 +1,119 @@
+"""The Textual app: a lesson picker and lesson screens over the engine.
+
+First frame before torch: nothing imported at module level here touches torch.
+After the first frame is painted, a thread worker imports `tutor.engine.runner`
+(and with it torch, 1-2 s); lesson screens show "loading torch…" until
+`engine_ready` turns true, then create their Runner.
+
+App-wide state lives here: the language (`l` switches it live on every screen),
+the learner's progress file, and the cost curves of earlier runs per lesson (so a
+lesson re-opened in the same session still shows them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from tutor.engine.lesson import Lesson
+from tutor.progress import Progress
+from tutor.ui.i18n import localize_bindings, other
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.picker import PickerScreen
+from tutor.ui.widgets.cost_plot import PreviousRun
+
+
+class TutorApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tutor"
+
+    BINDINGS = [
+        Binding("l", "toggle_lang", "한국어", id="app.lang"),
+        Binding("question_mark", "help", "help", id="app.help"),
+    ]
+
+    lang: reactive[str] = reactive("en")
+    engine_ready: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        lessons: list[Lesson],
+        errors: list[str] | None = None,
+        lessons_dir: Path | str = "",
+        lang: str = "en",
+        open_lesson: Lesson | None = None,
+        progress_path: Path | None = None,
+        on_first_frame: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.lessons = lessons
+        self.errors = errors or []
+        self.lessons_dir = str(lessons_dir)
+        self.set_reactive(TutorApp.lang, lang)
+        self.initial_lesson = open_lesson
+        self.progress = Progress.load(progress_path)
+        self.previous_runs: dict[str, list[PreviousRun]] = {}
+        self.pending_lr: dict[str, float] = {}
+        self.runner_class = None
+        self.engine_error: str | None = None
+        self._on_first_frame = on_first_frame
+        self.first_frame_at: float | None = None
+
+    def on_mount(self) -> None:
+        localize_bindings(self, self.lang)
+        self.push_screen(PickerScreen(self.lessons, self.errors, self.lessons_dir))
+        if self.initial_lesson is not None:
+            self.open_lesson(self.initial_lesson)
+        if self.progress.warning:
+            self.notify(self.progress.warning, severity="warning", timeout=8)
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        self.first_frame_at = time.perf_counter()
+        if self._on_first_frame is not None:
+            self._on_first_frame()
+        self._load_engine()
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _load_engine(self) -> None:
+        """Import the runner (and torch) off the UI thread, after the first frame."""
+        try:
+            from tutor.engine.runner import Runner
+        except Exception as exc:  # a broken torch install: say so, keep the app usable
+            self.call_from_thread(self._engine_failed, f"{type(exc).__name__}: {exc}")
+            return
+        self.call_from_thread(self._engine_loaded, Runner)
+
+    def _engine_loaded(self, runner_class) -> None:
+        self.runner_class = runner_class
+        self.engine_ready = True
+
+    def _engine_failed(self, message: str) -> None:
+        self.engine_error = message
+        self.notify(f"torch could not be loaded: {message}", severity="error", timeout=30)
+
+    def make_runner(self, lesson: Lesson):
+        return self.runner_class(lesson, lr_override=self.pending_lr.pop(lesson.id, None))
+
+    def open_lesson(self, lesson: Lesson) -> None:
+        self.push_screen(LessonScreen(lesson))
+
+    def watch_lang(self, lang: str) -> None:
+        localize_bindings(self, lang)
+        self.screen.refresh_bindings()
+
+    def action_toggle_lang(self) -> None:
+        self.lang = other(self.lang)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(HelpScreen(self.screen))

@@ -1,0 +1,157 @@
+"""The app's own words in Korean and English.
+
+Lesson text comes from the lesson file (`Text` objects); everything else the app
+says lives here, keyed by a short id, so switching the language (`l`) only has to
+re-render. Binding ids (`lesson.next`, ...) double as keys for the footer's short
+labels (`label`) and the help screen's longer descriptions (`describe`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+LANGS = ("ko", "en")
+
+# id -> (en, ko)
+STRINGS: dict[str, tuple[str, str]] = {
+    # footer labels (short: the footer has 80 columns for everything)
+    "app.lang": ("한국어", "English"),
+    "app.help": ("help", "도움말"),
+    "app.quit": ("quit", "종료"),
+    "picker.open": ("open", "열기"),
+    "picker.down": ("down", "아래"),
+    "picker.up": ("up", "위"),
+    "picker.back": ("quit", "종료"),
+    "lesson.next": ("next", "다음"),
+    "lesson.step": ("stmt", "한 줄"),
+    "lesson.run": ("run", "실행"),
+    "lesson.reset": ("reset", "초기화"),
+    "lesson.lr": ("lr", "학습률"),
+    "lesson.prev_section": ("◀§", "◀§"),
+    "lesson.next_section": ("§▶", "§▶"),
+    "lesson.log": ("log y", "로그 y"),
+    "lesson.clear_runs": ("clear runs", "이전 실행 지우기"),
+    "lesson.hint": ("hint", "힌트"),
+    "lesson.back": ("back", "뒤로"),
+    "help.close": ("close", "닫기"),
+    # help screen descriptions
+    "describe.app.lang": ("switch language (한국어 / English)", "언어 바꾸기 (한국어 / English)"),
+    "describe.app.help": ("this help", "이 도움말"),
+    "describe.app.quit": ("quit", "종료"),
+    "describe.picker.open": ("open the highlighted lesson", "선택한 강의 열기"),
+    "describe.picker.down": ("move down", "아래로"),
+    "describe.picker.up": ("move up", "위로"),
+    "describe.picker.back": ("quit", "종료"),
+    "describe.lesson.next": (
+        "next: one iteration inside a loop, else the next cell",
+        "다음: 반복문 안에서는 한 번 반복, 아니면 다음 셀",
+    ),
+    "describe.lesson.step": ("run one statement", "문장 하나 실행"),
+    "describe.lesson.run": ("run freely / pause", "계속 실행 / 멈춤"),
+    "describe.lesson.reset": ("reset (keeps your learning rate)", "초기화 (학습률은 유지)"),
+    "describe.lesson.lr": (
+        "edit the learning rate (enter applies, escape cancels)",
+        "학습률 바꾸기 (enter 적용, escape 취소)",
+    ),
+    "describe.lesson.prev_section": ("previous section", "이전 절"),
+    "describe.lesson.next_section": ("next section", "다음 절"),
+    "describe.lesson.log": ("cost plot: log / linear y axis", "비용 그래프: 로그 / 선형 y축"),
+    "describe.lesson.clear_runs": ("clear the previous runs from the plot", "그래프에서 이전 실행 지우기"),
+    "describe.lesson.hint": ("show the next hint of this section", "이 절의 다음 힌트 보기"),
+    "describe.lesson.back": ("back to the lesson list", "강의 목록으로"),
+    "describe.help.close": ("close the help", "도움말 닫기"),
+    # picker
+    "picker.title": ("tutor: learn PyTorch training step by step", "tutor: PyTorch 학습을 한 단계씩"),
+    "picker.empty": ("No lessons found in {dir}", "{dir}에 강의가 없습니다"),
+    "picker.errors": ("{n} lesson file(s) could not be read:", "읽지 못한 강의 파일 {n}개:"),
+    "picker.legend": ("✓ finished  ▶ last opened", "✓ 마침  ▶ 마지막으로 연 강의"),
+    # lesson screen
+    "lesson.loading": ("loading torch…", "torch 불러오는 중…"),
+    "lesson.section": ("§{n}/{total}", "§{n}/{total}"),
+    "lesson.cell": ("cell {n}", "셀 {n}"),
+    "lesson.no_cell": ("no code in this lesson", "이 강의에는 코드가 없습니다"),
+    "lesson.norun": ("shown only, never run", "보기만 하는 코드 (실행 안 함)"),
+    "lesson.other_section": ("(code of §{n})", "(§{n}의 코드)"),
+    "lesson.finished": ("Lesson finished. r runs it again.", "강의를 마쳤습니다. r로 다시 실행합니다."),
+    "lesson.engine_busy": ("still loading torch…", "아직 torch를 불러오는 중…"),
+    "lesson.no_hint": ("no hints in this section", "이 절에는 힌트가 없습니다"),
+    "lesson.no_more_hints": ("all hints shown", "힌트를 모두 보았습니다"),
+    "lesson.hint_label": ("Hint {n}/{total}", "힌트 {n}/{total}"),
+    "lesson.runs_cleared": ("previous runs cleared", "이전 실행을 지웠습니다"),
+    "lesson.error": ("{type} at line {line}: {message}", "{line}번째 줄에서 {type}: {message}"),
+    "lesson.error_recover": ("press r to reset", "r을 눌러 초기화하세요"),
+    "lesson.resume": ("last time: §{section}, cell {cell}", "지난번: §{section}, 셀 {cell}"),
+    # status line
+    "status.idle": ("ready", "준비"),
+    "status.running": ("running", "실행 중"),
+    "status.paused": ("paused", "멈춤"),
+    "status.done": ("done", "끝"),
+    "status.error": ("error", "오류"),
+    "status.loading": ("loading", "불러오는 중"),
+    "status.cell": ("cell", "셀"),
+    "status.iter": ("iter", "반복"),
+    "status.cost": ("cost", "비용"),
+    # panes
+    "pane.code": ("code", "코드"),
+    "pane.tensors": ("tensors", "텐서"),
+    "pane.plot": ("cost", "비용"),
+    "pane.output": ("output", "출력"),
+    "tensors.name": ("name", "이름"),
+    "tensors.shape": ("shape", "모양"),
+    "tensors.value": ("value", "값"),
+    "tensors.grad": ("grad", "기울기"),
+    "tensors.none": ("no tensors yet", "아직 텐서가 없습니다"),
+    "plot.empty": ("the cost appears here during training", "학습하면 여기에 비용이 그려집니다"),
+    "plot.now": ("now", "지금"),
+    "plot.lr_mark": ("┆ lr changed", "┆ 학습률 바뀜"),
+    "plot.log": ("log", "로그"),
+    "plot.hidden": ("{n} non-finite point(s) not drawn", "유한하지 않은 점 {n}개는 그리지 않음"),
+    "output.none": ("(nothing printed yet)", "(아직 출력 없음)"),
+    "output.expected": ("expected:", "예상 출력:"),
+    "output.match": ("✓ matches the expected output", "✓ 예상 출력과 같습니다"),
+    "output.mismatch": ("✗ differs from the expected output", "✗ 예상 출력과 다릅니다"),
+    "output.hidden": (
+        "(expected output hidden until the cell runs: predict it!)",
+        "(예상 출력은 셀을 실행한 뒤에 보입니다: 먼저 예측해 보세요!)",
+    ),
+    "output.truncated": ("(output truncated)", "(출력 일부 생략)"),
+    # lr field
+    "lr.label": ("lr", "학습률"),
+    "lr.placeholder": ("learning rate, e.g. 0.01", "학습률, 예: 0.01"),
+    "lr.applied": ("learning rate {lr} from the next iteration", "다음 반복부터 학습률 {lr}"),
+    "lr.cancelled": ("learning rate unchanged", "학습률 그대로"),
+    "lr.empty": ("type a number, e.g. 0.01", "숫자를 입력하세요, 예: 0.01"),
+    "lr.not_number": ("not a number: {text}", "숫자가 아닙니다: {text}"),
+    "lr.not_positive": ("must be greater than 0", "0보다 커야 합니다"),
+    "lr.not_finite": ("must be a finite number", "유한한 수여야 합니다"),
+    # help
+    "help.title": ("Keys", "키"),
+    "help.footer": ("? or escape closes this help", "? 또는 escape로 닫습니다"),
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The string `key` in `lang`, formatted with `values`; the key itself if unknown."""
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if lang == "ko" else pair[0]
+    return text.format(**values) if values else text
+
+
+def other(lang: str) -> str:
+    """The language `l` switches to."""
+    return "en" if lang == "ko" else "ko"
+
+
+def localize_bindings(node, lang: str) -> None:
+    """Rewrite the footer labels of `node`'s bindings (by binding id) in `lang`.
+
+    Bindings are declared once, in BINDINGS, with ids; this swaps only their
+    descriptions, so keys, actions and ids never diverge between languages.
+    """
+    key_to_bindings = node._bindings.key_to_bindings
+    for key, bindings in key_to_bindings.items():
+        key_to_bindings[key] = [
+            replace(b, description=t(b.id, lang)) if b.id in STRINGS else b for b in bindings
+        ]

@@ -1,0 +1,348 @@
+"""The lesson screen: prose, code, tensors, cost plot, output, lr field and status.
+
+The screen owns one `Runner` (created once torch has loaded in the background) and
+never blocks on it: keys send commands, which return at once, and a timer renders
+`runner.state` 20 times a second. Each widget compares what it is given with what
+it shows and skips work when nothing changed, so free running costs the engine
+little however fast it iterates. The cost plot is rebuilt at most 4 times a second
+while the code runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown
+
+from tutor.engine.lesson import Lesson
+from tutor.engine.state import RunState
+from tutor.ui.i18n import localize_bindings, t
+from tutor.ui.widgets.code_view import CodeView
+from tutor.ui.widgets.hints import HintsPanel
+from tutor.ui.widgets.cost_plot import MAX_PREVIOUS, CostPlot, PreviousRun, lr_label
+from tutor.ui.widgets.lr_field import LrField
+from tutor.ui.widgets.output_pane import OutputPane
+from tutor.ui.widgets.status_line import StatusLine
+from tutor.ui.widgets.tensor_table import TensorTable
+
+REFRESH_HZ = 20
+PLOT_MIN_INTERVAL = 0.25  # seconds between plot rebuilds while running
+
+
+class LessonScreen(Screen):
+    AUTO_FOCUS = None  # the lesson keys must work at once; no text field focused
+
+    BINDINGS = [
+        Binding("n", "next", "next", id="lesson.next"),
+        Binding("s", "step", "stmt", id="lesson.step"),
+        Binding("space", "run", "run", id="lesson.run"),
+        Binding("r", "reset", "reset", id="lesson.reset"),
+        Binding("e", "edit_lr", "lr", id="lesson.lr"),
+        Binding("left_square_bracket", "section(-1)", "◀§", id="lesson.prev_section"),
+        Binding("right_square_bracket", "section(1)", "§▶", id="lesson.next_section"),
+        Binding("g", "toggle_log", "log y", show=False, id="lesson.log"),
+        Binding("c", "clear_runs", "clear runs", show=False, id="lesson.clear_runs"),
+        Binding("h", "hint", "hint", show=False, id="lesson.hint"),
+        Binding("q,escape", "back", "back", id="lesson.back"),
+    ]
+
+    def __init__(self, lesson: Lesson) -> None:
+        super().__init__(id="lesson")
+        self.lesson = lesson
+        self.runner = None
+        self.section = 0
+        self._last_state: RunState | None = None
+        self._followed_cell: int | None = None
+        self._prose_key: tuple | None = None
+        self._plot_built_at = 0.0
+        self._marked_finished = False
+        self._left = False
+
+    # ------------------------------------------------------------------ setup
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang
+
+    def compose(self) -> ComposeResult:
+        lang = self.app.lang
+        yield StatusLine(lang, id="status")
+        with Horizontal(id="lesson-body"):
+            with Vertical(id="lesson-left"):
+                with VerticalScroll(id="prose-pane", can_focus=False):
+                    yield Markdown("", id="prose")
+                    yield HintsPanel(lang=lang, id="hints")
+                yield CodeView(id="code")
+                yield OutputPane(lang, id="output")
+            with Vertical(id="lesson-right"):
+                yield CostPlot(lang, id="plot")
+                with VerticalScroll(id="tensor-pane", can_focus=False):
+                    yield TensorTable(lang, id="tensors")
+        yield LrField(lang, id="lr-field")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        position = self.app.progress.position(self.lesson.id)
+        if position is not None and position["section"] < len(self.lesson.sections):
+            self.section = position["section"]  # back where the learner left off
+        self.watch(self.app, "lang", self._lang_changed, init=False)
+        self._apply_lang()
+        self.render_state(RunState())
+        self.watch(self.app, "engine_ready", self._engine_ready, init=True)
+        self.set_interval(1 / REFRESH_HZ, self.refresh_from_state)
+
+    def _engine_ready(self, ready: bool) -> None:
+        if not ready or self.runner is not None or self._left:
+            return
+        self.runner = self.app.make_runner(self.lesson)
+        self.refresh_from_state()
+
+    # ------------------------------------------------------------------ rendering
+
+    def refresh_from_state(self) -> None:
+        """Timer: render the runner's latest state if it is a new one."""
+        if self.runner is None:
+            return
+        state = self.runner.state
+        if state is self._last_state:
+            return
+        self.render_state(state)
+
+    def render_state(self, state: RunState) -> None:
+        lesson = self.lesson
+        self._last_state = state
+        if state.cell is not None and state.cell != self._followed_cell:
+            self._followed_cell = state.cell
+            if state.cell < len(lesson.cells):
+                self.section = lesson.cells[state.cell].section
+        loading = self.runner is None
+        self.query_one(StatusLine).show(
+            t("lesson.section", self.lang, n=self.section, total=len(lesson.sections) - 1),
+            state.cell,
+            state.iteration,
+            state.lr if state.lr is not None else state.lr_override,
+            state.cost,
+            "loading" if loading else state.status,
+        )
+        self._render_prose()
+        self._render_code(state)
+        self._render_output(state)
+        self.query_one(TensorTable).show(state.tensors)
+        now = time.monotonic()
+        if state.status != "running" or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
+            self._plot_built_at = now
+            self.query_one(CostPlot).show(state.costs, state.lr_changes, self._previous_runs())
+        self.query_one(LrField).show_lr(state.lr if state.lr is not None else state.lr_override)
+        if state.finished and not self._marked_finished:
+            self._marked_finished = True
+            progress = self.app.progress
+            progress.mark_finished(lesson.id)
+            self._save_position(state)
+
+    def _render_prose(self) -> None:
+        lang = self.lang
+        section = self.lesson.sections[self.section]
+        hints = self.query_one(HintsPanel)
+        hints.show_section(self.section, section.hints)
+        hints.lang = lang
+        key = (self.section, lang)
+        if key == self._prose_key:
+            return
+        self._prose_key = key
+        pane = self.query_one("#prose-pane")
+        pane.border_title = f"§{self.section} {section.title.get(lang)}"
+        self.query_one("#prose", Markdown).update(section.prose.get(lang).strip())
+        pane.scroll_home(animate=False)
+
+    def _code_cells(self, state: RunState):
+        """The cells to show: the viewed section's, or the runner's cell if none."""
+        lesson = self.lesson
+        section = lesson.sections[self.section]
+        cells = [lesson.cells[i] for i in section.cells]
+        if cells:
+            return cells
+        if state.cell is not None and state.cell < len(lesson.cells):
+            return [lesson.cells[state.cell]]
+        runnable = [c for c in lesson.cells if not c.norun]
+        return runnable[:1]
+
+    def _render_code(self, state: RunState) -> None:
+        cells = self._code_cells(state)
+        line = state.line
+        if state.error is not None:
+            line = state.error.line
+        elif state.status in ("idle",) and line is None and cells:
+            line = None
+        notes = {c.index: t("lesson.norun", self.lang) for c in cells if c.norun}
+        self.query_one(CodeView).show(
+            cells, line, current=state.cell, notes=notes, dark=self.app.current_theme.dark,
+            empty=t("lesson.no_cell", self.lang),
+        )
+        self.query_one(CodeView).border_title = t("pane.code", self.lang)
+
+    def _display_cell(self, state: RunState) -> int | None:
+        """The cell whose output is shown: the one running, else the last that ran."""
+        if state.error is not None:
+            return state.error.cell
+        current = state.cell
+        if current is not None and (current in state.outputs or current in state.cells_done
+                                    or state.status == "running" or state.iteration is not None):
+            return current
+        if state.cells_done:
+            return state.cells_done[-1]
+        return current
+
+    def _render_output(self, state: RunState) -> None:
+        lang = self.lang
+        cell_index = self._display_cell(state)
+        pane = self.query_one(OutputPane)
+        error = hint = None
+        if state.error is not None:
+            e = state.error
+            error = t("lesson.error", lang, type=e.type, line=e.line, message=e.message)
+            error += f"\n{self.lesson.path.name}:{e.line} · {t('lesson.error_recover', lang)}"
+        if state.hint is not None:
+            hint = state.hint.get(lang)
+        elif state.finished:
+            hint = t("lesson.finished", lang)
+        if cell_index is None or cell_index >= len(self.lesson.cells):
+            pane.show(None, None, False, error, hint)
+            pane.border_title = t("pane.output", lang)
+            return
+        cell = self.lesson.cells[cell_index]
+        expected = cell.expected.text if cell.expected is not None else None
+        pane.show(
+            state.outputs.get(cell_index), expected, cell_index in state.cells_done,
+            error, hint, state.output_truncated,
+        )
+        pane.border_title = f"{t('pane.output', lang)} · {t('lesson.cell', lang, n=cell_index)}"
+
+    def _previous_runs(self) -> tuple[PreviousRun, ...]:
+        return tuple(self.app.previous_runs.get(self.lesson.id, ()))
+
+    # ------------------------------------------------------------------ language
+
+    def _lang_changed(self, _lang: str) -> None:
+        self._apply_lang()
+        if self._last_state is not None:
+            self.render_state(self._last_state)
+
+    def _apply_lang(self) -> None:
+        lang = self.lang
+        localize_bindings(self, lang)
+        self.refresh_bindings()
+        for widget in (self.query_one(StatusLine), self.query_one(TensorTable),
+                       self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField)):
+            widget.set_lang(lang)
+        self.query_one("#plot").border_title = t("pane.plot", lang)
+        self.query_one("#tensor-pane").border_title = t("pane.tensors", lang)
+        self._prose_key = None
+
+    # ------------------------------------------------------------------ actions
+
+    def _engine(self):
+        if self.runner is None:
+            self.notify(t("lesson.engine_busy", self.lang), timeout=2)
+        return self.runner
+
+    def action_next(self) -> None:
+        if (runner := self._engine()) is not None:
+            runner.next()
+
+    def action_step(self) -> None:
+        if (runner := self._engine()) is not None:
+            runner.step()
+
+    def action_run(self) -> None:
+        if (runner := self._engine()) is None:
+            return
+        if runner.state.status == "running":
+            runner.pause()
+        else:
+            runner.run()
+
+    def action_reset(self) -> None:
+        if (runner := self._engine()) is None:
+            return
+        self._keep_run(runner.state)
+        self._marked_finished = False
+        runner.reset()
+
+    def _keep_run(self, state: RunState) -> None:
+        """Remember this run's curve to compare the next one against."""
+        if not state.costs:
+            return
+        runs = self.app.previous_runs.setdefault(self.lesson.id, [])
+        runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs))
+        del runs[MAX_PREVIOUS:]
+
+    def action_edit_lr(self) -> None:
+        self.query_one(LrField).begin_edit()
+
+    def action_section(self, delta: int) -> None:
+        target = self.section + delta
+        if 0 <= target < len(self.lesson.sections):
+            self.section = target
+            if self._last_state is not None:
+                self.render_state(self._last_state)
+
+    def action_toggle_log(self) -> None:
+        plot = self.query_one(CostPlot)
+        plot.set_log(not plot.log_scale)
+
+    def action_clear_runs(self) -> None:
+        self.app.previous_runs.pop(self.lesson.id, None)
+        self.query_one(CostPlot).show(
+            self._last_state.costs if self._last_state else (),
+            self._last_state.lr_changes if self._last_state else (),
+            (),
+        )
+        self.notify(t("lesson.runs_cleared", self.lang), timeout=2)
+
+    def action_hint(self) -> None:
+        self._render_prose()
+        self.query_one(HintsPanel).reveal_next()
+        pane = self.query_one("#prose-pane")
+        pane.call_after_refresh(pane.scroll_end, animate=False)
+
+    def action_back(self) -> None:
+        self.leave()
+        self.app.pop_screen()
+
+    @on(LrField.Applied)
+    def _lr_applied(self, event: LrField.Applied) -> None:
+        self.app.progress.add_lr(self.lesson.id, event.lr)
+        if self.runner is not None:
+            self.runner.set_lr(event.lr)
+        else:
+            self.app.pending_lr[self.lesson.id] = event.lr
+
+    # ------------------------------------------------------------------ leaving
+
+    def _save_position(self, state: RunState | None) -> None:
+        cell = 0
+        if state is not None and state.cell is not None:
+            cell = state.cell
+        progress = self.app.progress
+        progress.set_position(self.lesson.id, self.section, cell)
+        progress.save()
+
+    def leave(self) -> None:
+        """Save where the learner is, keep the curve, stop the lesson code. Idempotent."""
+        if self._left:
+            return
+        self._left = True
+        state = self.runner.state if self.runner is not None else self._last_state
+        if state is not None:
+            self._keep_run(state)
+        self._save_position(state)
+        if self.runner is not None:
+            self.runner.close()
+
+    def on_unmount(self) -> None:
+        self.leave()

@@ -1,0 +1,141 @@
+"""The lesson picker: lessons in file-name order, progress marks, a summary.
+
+Marks: ✓ finished, ▶ the lesson opened last. Lesson files that could not be read
+are listed under the lessons with their `path:line: message`, so a teacher sees
+why a lesson is missing instead of wondering.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tutor.engine.lesson import Lesson
+from tutor.ui.i18n import localize_bindings, t
+
+
+class PickerScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "open", id="picker.open"),
+        Binding("down,j", "move(1)", "down", show=False, id="picker.down"),
+        Binding("up,k", "move(-1)", "up", show=False, id="picker.up"),
+        Binding("q,escape", "back", "quit", id="picker.back"),
+    ]
+
+    def __init__(self, lessons: list[Lesson], errors: list[str], lessons_dir: str) -> None:
+        super().__init__(id="picker")
+        self.lessons = lessons
+        self.errors = errors
+        self.lessons_dir = lessons_dir
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="picker-title")
+        with Horizontal(id="picker-body"):
+            with Vertical(id="picker-left"):
+                yield OptionList(id="lesson-list")
+                yield Static("", id="picker-errors")
+            yield Static("", id="lesson-summary")
+        yield Static("", id="picker-legend")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "lang", self._lang_changed, init=False)
+        self.render_all()
+        option_list = self.query_one(OptionList)
+        last = self.app.progress.last_lesson
+        ids = [lesson.id for lesson in self.lessons]
+        if last in ids:
+            option_list.highlighted = ids.index(last)
+        elif ids:
+            option_list.highlighted = 0
+        option_list.focus()
+
+    def on_screen_resume(self) -> None:
+        # Back from a lesson: marks may have changed.
+        self.render_all()
+
+    def _lang_changed(self, _lang: str) -> None:
+        self.render_all()
+
+    def render_all(self) -> None:
+        lang = self.lang
+        localize_bindings(self, lang)
+        self.refresh_bindings()
+        self.query_one("#picker-title", Static).update(Text(t("picker.title", lang), style="bold"))
+        self.query_one("#picker-legend", Static).update(t("picker.legend", lang))
+        option_list = self.query_one(OptionList)
+        highlighted = option_list.highlighted
+        progress = self.app.progress
+        options = []
+        for number, lesson in enumerate(self.lessons, 1):
+            finished = lesson.id in progress.finished
+            last = lesson.id == progress.last_lesson
+            prompt = Text(no_wrap=True, overflow="ellipsis")
+            prompt.append("✓" if finished else " ", "green")
+            prompt.append("▶" if last else " ", "bold")
+            prompt.append(f" {number:2d}. ")
+            prompt.append(lesson.title.get(lang))
+            options.append(Option(prompt, id=lesson.id))
+        option_list.clear_options()
+        option_list.add_options(options)
+        if self.lessons:
+            option_list.highlighted = min(highlighted or 0, len(self.lessons) - 1)
+        errors = self.query_one("#picker-errors", Static)
+        if self.errors:
+            body = Text(t("picker.errors", lang, n=len(self.errors)) + "\n", style="bold")
+            body.append("\n".join(self.errors), style="red")
+            errors.update(body)
+            errors.display = True
+        else:
+            errors.display = False
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        summary = self.query_one("#lesson-summary", Static)
+        lesson = self.highlighted_lesson()
+        if lesson is None:
+            summary.update(t("picker.empty", self.lang, dir=self.lessons_dir))
+            return
+        body = Text(lesson.title.get(self.lang) + "\n\n", style="bold")
+        body.append(lesson.summary.get(self.lang))
+        summary.update(body)
+
+    def highlighted_lesson(self) -> Lesson | None:
+        index = self.query_one(OptionList).highlighted
+        if index is None or not self.lessons:
+            return None
+        return self.lessons[index]
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, _event) -> None:
+        self._show_summary()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        lesson = self.highlighted_lesson()
+        if lesson is not None:
+            self.app.open_lesson(lesson)
+
+    def action_move(self, delta: int) -> None:
+        option_list = self.query_one(OptionList)
+        if delta > 0:
+            option_list.action_cursor_down()
+        else:
+            option_list.action_cursor_up()
+
+    def action_back(self) -> None:
+        self.app.exit()

@@ -1,0 +1,190 @@
+"""The cost plot: cost per iteration drawn with plotext 6, the learner's earlier runs
+in dimmer colours behind it, and a mark where the learning rate changed.
+
+plotext renders into a string of ANSI codes that Rich turns into `Text`. Its own
+axis colours assume a white background, so axis and background colours are dropped
+and the terminal's default foreground is used (right in light and dark themes);
+only the series keep their colours. plotext raises on nan/inf, so non-finite points
+(and, on a log axis, points <= 0) are filtered out and counted instead.
+
+Building a plot costs milliseconds, so the widget rebuilds only when what it shows
+changed (`show()` compares a key) and the screen throttles it while training runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from tutor.engine.state import CostPoint
+from tutor.ui.i18n import t
+
+CURRENT_COLOR = 39  # xterm-256 blue: readable on black and on white
+LR_MARK_COLOR = 208  # orange
+PREVIOUS_COLORS = (245, 109, 139, 144, 103)  # muted: grey, teal, mauve, olive, lavender
+MAX_PREVIOUS = 5
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """A finished or abandoned run of this lesson, kept to compare against."""
+
+    lr_label: str
+    costs: tuple[CostPoint, ...]
+
+
+def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str:
+    """`lr=0.01`, or `lr=0.01→0.1` when the learner changed it during the run."""
+    lrs = [p.lr for p in costs if p.lr is not None]
+    if not lrs:
+        return "lr=?" if fallback is None else f"lr={fallback:g}"
+    first, last = lrs[0], lrs[-1]
+    return f"lr={first:g}" if first == last else f"lr={first:g}→{last:g}"
+
+
+def _drawable(costs, log: bool) -> tuple[list[int], list[float], int]:
+    xs, ys, hidden = [], [], 0
+    for p in costs:
+        c = p.cost
+        if c is None or not math.isfinite(c) or (log and c <= 0):
+            hidden += 1
+            continue
+        xs.append(p.step)
+        ys.append(float(c))
+    return xs, ys, hidden
+
+
+def build_plot(
+    costs: tuple[CostPoint, ...],
+    lr_changes: tuple[int, ...],
+    previous: tuple[PreviousRun, ...],
+    log: bool,
+    width: int,
+    height: int,
+) -> tuple[Text, int]:
+    """The plot as Rich Text, and how many current points could not be drawn."""
+    import plotext
+
+    plotext.terminal.limit(False, False)
+    fig = plotext.figure
+    fig.clear()
+    fig.plot_size(max(width, 10), max(height, 4))
+    fig.canvas("default")
+    all_ys: list[float] = []
+    for i, run in enumerate(previous):
+        xs, ys, _ = _drawable(run.costs, log)
+        if xs:
+            color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
+            fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=color)).lines())
+            all_ys += ys
+    xs, ys, hidden = _drawable(costs, log)
+    all_ys += ys
+    if all_ys:
+        low, high = min(all_ys), max(all_ys)
+        for step in lr_changes:
+            fig.draw(
+                fig.signal([step, step], [low, high], marker=plotext.marker("braille", pixel=LR_MARK_COLOR))
+                .lines()
+            )
+    if xs:
+        fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=CURRENT_COLOR)).lines())
+    if log:
+        fig.ruler("y").scale("log")
+    text = Text.from_ansi(fig.build().string())
+    return _neutral_axes(text), hidden
+
+
+_KEEP = {CURRENT_COLOR, LR_MARK_COLOR, *PREVIOUS_COLORS}
+
+
+def _neutral_axes(text: Text) -> Text:
+    """Drop plotext's background and axis colours; keep only the series colours."""
+    spans = []
+    for span in text.spans:
+        style = span.style if isinstance(span.style, Style) else Style.parse(str(span.style))
+        color = style.color
+        number = color.number if color is not None else None
+        if number in _KEEP:
+            spans.append(span._replace(style=Style(color=style.color)))
+    text.spans = spans
+    return text
+
+
+class CostPlot(Widget):
+    """Renders the cost curve; feed it with `show()`."""
+
+    DEFAULT_CSS = """
+    CostPlot { height: 1fr; }
+    """
+
+    def __init__(self, lang: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lang = lang
+        self.log_scale = False
+        self._costs: tuple[CostPoint, ...] = ()
+        self._lr_changes: tuple[int, ...] = ()
+        self._previous: tuple[PreviousRun, ...] = ()
+        self._cache_key: tuple | None = None
+        self._cache: Text | None = None
+        self.builds = 0  # how many times plotext ran (tests check it is not per tick)
+
+    def show(
+        self,
+        costs: tuple[CostPoint, ...],
+        lr_changes: tuple[int, ...],
+        previous: tuple[PreviousRun, ...],
+    ) -> None:
+        if (costs, lr_changes, previous) == (self._costs, self._lr_changes, self._previous):
+            return
+        self._costs, self._lr_changes, self._previous = costs, lr_changes, previous
+        self.refresh()
+
+    def set_log(self, log: bool) -> None:
+        self.log_scale = log
+        self.refresh()
+
+    def set_lang(self, lang: str) -> None:
+        self.lang = lang
+        self._cache_key = None
+        self.refresh()
+
+    def _legend(self, hidden: int) -> Text:
+        legend = Text(no_wrap=True, overflow="ellipsis")
+        if self._costs:
+            legend.append("━ ", Style(color=f"color({CURRENT_COLOR})"))
+            legend.append(f"{t('plot.now', self.lang)} {lr_label(self._costs)} ")
+        for i, run in enumerate(self._previous):
+            color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
+            legend.append("━ ", Style(color=f"color({color})"))
+            legend.append(f"{run.lr_label} ", Style(dim=True))
+        if self._lr_changes:
+            legend.append(t("plot.lr_mark", self.lang) + " ", Style(color=f"color({LR_MARK_COLOR})"))
+        if self.log_scale:
+            legend.append(f"[{t('plot.log', self.lang)}]", Style(bold=True))
+        if hidden:
+            legend.append("\n" + t("plot.hidden", self.lang, n=hidden), Style(color="red"))
+        return legend
+
+    def render(self) -> Text:
+        width, height = self.content_size
+        key = (self._costs, self._lr_changes, self._previous, self.log_scale, width, height, self.lang)
+        if key == self._cache_key and self._cache is not None:
+            return self._cache
+        if not self._costs and not self._previous:
+            result = Text(t("plot.empty", self.lang), style=Style(dim=True))
+        else:
+            _, _, hidden = _drawable(self._costs, self.log_scale)
+            legend = self._legend(hidden)
+            legend_rows = 2 if hidden else 1
+            plot, _ = build_plot(
+                self._costs, self._lr_changes, self._previous, self.log_scale,
+                width, max(height - legend_rows, 4),
+            )
+            self.builds += 1
+            result = Text("\n").join([legend, plot])
+        self._cache_key, self._cache = key, result
+        return result

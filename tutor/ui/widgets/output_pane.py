@@ -1,0 +1,85 @@
+"""What the current cell printed, and its expected output once it has run.
+
+Predict, then compare: a cell's ```output block stays hidden until the cell ran to
+its end; then it is shown under the real output with a ✓/✗ mark. Errors from the
+lesson code and hints (e.g. the learning rate is too large) are shown here too,
+above the output, so the learner sees them where they look for results.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tutor.ui.i18n import t
+
+TAIL_LINES = 200  # enough to scroll back; rendering 10k printed lines per tick is not
+
+
+def outputs_match(actual: str, expected: str) -> bool:
+    """Same comparison as `tutor check --run` (the engine's compare module)."""
+    from tutor.engine import compare
+
+    return compare.outputs_match(actual, expected)
+
+
+class OutputPane(VerticalScroll):
+    """Feed it with `show()`; it re-renders only when its input changed."""
+
+    COMPONENT_CLASSES = {"output-pane--error", "output-pane--hint", "output-pane--ok", "output-pane--bad"}
+
+    def __init__(self, lang: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.can_focus = False
+        self.lang = lang
+        self._key: tuple | None = None
+
+    def compose(self):
+        yield Static("", id="output-text")
+
+    def set_lang(self, lang: str) -> None:
+        self.lang = lang
+        key, self._key = self._key, None
+        if key is not None:
+            self.show(*key[:-1])
+
+    def show(
+        self,
+        text: str | None,
+        expected: str | None,
+        ran: bool,
+        error: str | None = None,
+        hint: str | None = None,
+        truncated: bool = False,
+    ) -> None:
+        key = (text, expected, ran, error, hint, truncated, self.lang)
+        if key == self._key:
+            return
+        self._key = key
+        parts = []
+        if error:
+            parts.append(Text(error, style=self.get_component_rich_style("output-pane--error", partial=True)))
+        if hint:
+            parts.append(Text(hint, style=self.get_component_rich_style("output-pane--hint", partial=True)))
+        if text:
+            lines = text.rstrip("\n").split("\n")
+            parts.append(Text("\n".join(lines[-TAIL_LINES:])))
+            if truncated:
+                parts.append(Text(t("output.truncated", self.lang), style="dim"))
+        elif not error:
+            parts.append(Text(t("output.none", self.lang), style="dim"))
+        if expected is not None:
+            if ran:
+                same = outputs_match(text or "", expected)
+                mark = t("output.match" if same else "output.mismatch", self.lang)
+                style = self.get_component_rich_style("output-pane--ok" if same else "output-pane--bad", partial=True)
+                parts.append(Text(mark, style=style))
+                if not same:
+                    parts.append(Text(t("output.expected", self.lang), style="dim"))
+                    parts.append(Text(expected.rstrip("\n"), style="dim"))
+            else:
+                parts.append(Text(t("output.hidden", self.lang), style="dim italic"))
+        self.query_one("#output-text", Static).update(Group(*parts))
+        self.call_after_refresh(self.scroll_end, animate=False)

@@ -1,0 +1,69 @@
+"""One line: section, cell, iteration, lr, cost and the run state.
+
+It takes plain values (not a RunState) so it can show "loading torch…" before the
+engine exists. The state word is coloured through component classes, so the theme
+decides the colours.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tutor.ui.i18n import t
+
+
+def fmt_cost(cost: float | None) -> str:
+    if cost is None:
+        return "-"
+    if not math.isfinite(cost):
+        return str(cost)  # nan, inf, -inf: shown as such
+    return f"{cost:.6g}"
+
+
+class StatusLine(Static):
+    COMPONENT_CLASSES = {"status-line--state", "status-line--error", "status-line--dim"}
+
+    def __init__(self, lang: str, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.lang = lang
+        self._key: tuple | None = None
+
+    def set_lang(self, lang: str) -> None:
+        self.lang = lang
+        key, self._key = self._key, None
+        if key is not None:
+            self.show(*key[:-1])
+
+    def show(
+        self,
+        section: str,
+        cell: int | None,
+        iteration: int | None,
+        lr: float | None,
+        cost: float | None,
+        status: str,
+    ) -> None:
+        key = (section, cell, iteration, lr, cost, status, self.lang)
+        if key == self._key:
+            return
+        self._key = key
+        lang = self.lang
+        dim = self.get_component_rich_style("status-line--dim", partial=True)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(section + "  ")
+        text.append(f"{t('status.cell', lang)} ", dim)
+        text.append("-" if cell is None else str(cell))
+        text.append(f"  {t('status.iter', lang)} ", dim)
+        text.append("-" if iteration is None else str(iteration))
+        text.append("  lr ", dim)
+        text.append("-" if lr is None else f"{lr:g}")
+        text.append(f"  {t('status.cost', lang)} ", dim)
+        bad = cost is not None and not math.isfinite(cost)
+        text.append(fmt_cost(cost), self.get_component_rich_style("status-line--error", partial=True) if bad else "")
+        style = "status-line--error" if status == "error" else "status-line--state"
+        text.append("  ")
+        text.append(f" {t('status.' + status, lang)} ", self.get_component_rich_style(style, partial=True))
+        self.update(text)
