@@ -165,3 +165,13 @@ async def test_norun_cell_is_not_refused_for_syntax(lesson: Lesson, tmp_path: Pa
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert app.results == ["w = = 2\n"]
+
+
+async def test_footer_labels_follow_the_language(lesson: Lesson, tmp_path: Path) -> None:
+    app = Host(EditCellScreen(lesson, 0, lang="ko", lessons_dir=tmp_path / "mine"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        labels = {b.id: b.description for _, b in app.screen._bindings if b.id}
+        assert labels == {"edit.run": "실행", "edit.save": "사본 저장", "edit.cancel": "취소"}
+        shown = [key.description for key in app.screen.query("FooterKey")]
+        assert shown == ["실행", "사본 저장", "취소"]

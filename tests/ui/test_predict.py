@@ -53,6 +53,7 @@ async def test_escape_cancels_and_empty_is_refused() -> None:
     app = Host(PredictScreen(CELL, lang="ko"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        assert [key.description for key in app.screen.query("FooterKey")] == ["완료", "취소"]
         await pilot.press("space", "enter", "ctrl+s")
         await pilot.pause()
         assert app.results == []

@@ -17,13 +17,14 @@ show broken code on purpose, are never refused for a syntax error.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static, TextArea
 
 from tutor.engine.edit import locate_syntax_error, save_lesson_copy
@@ -37,6 +38,9 @@ STRINGS = {
         "error": "line {line}: {message}",
         "saved": "Saved a copy: {path}",
         "save_failed": "Could not save the copy: {reason}",
+        "edit.run": "run",
+        "edit.save": "save copy",
+        "edit.cancel": "cancel",
     },
     "ko": {
         "title": "셀 {number} 고치기 ({line}번째 줄)",
@@ -45,12 +49,27 @@ STRINGS = {
         "error": "{line}번째 줄: {message}",
         "saved": "사본을 저장했습니다: {path}",
         "save_failed": "사본을 저장하지 못했습니다: {reason}",
+        "edit.run": "실행",
+        "edit.save": "사본 저장",
+        "edit.cancel": "취소",
     },
 }
 
 
 def _t(lang: str, key: str, **values: object) -> str:
     return STRINGS.get(lang, STRINGS["en"])[key].format(**values)
+
+
+def localize_footer(screen: Screen, strings: dict[str, dict[str, str]], lang: str) -> None:
+    """Give `screen`'s bindings footer labels in `lang`, looked up by binding id
+    (the keys themselves stay declared once, in BINDINGS)."""
+    table = strings.get(lang, strings["en"])
+    key_to_bindings = screen._bindings.key_to_bindings
+    for key, bindings in key_to_bindings.items():
+        key_to_bindings[key] = [
+            dataclasses.replace(b, description=table[b.id]) if b.id in table else b
+            for b in bindings
+        ]
 
 
 class EditCellScreen(ModalScreen[str | None]):
@@ -120,7 +139,9 @@ class EditCellScreen(ModalScreen[str | None]):
         self.lessons_dir = lessons_dir
         self.initial_source = self.cell.source if source is None else source
         self.saved_path: Path | None = None
+        # (lesson-file line, message) of the syntax error that refused the last run/save
         self.error: tuple[int, str] | None = None
+        localize_footer(self, STRINGS, lang)
 
     def compose(self) -> ComposeResult:
         cell = self.cell

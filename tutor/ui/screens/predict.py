@@ -31,6 +31,7 @@ from textual.widgets import Footer, Static, TextArea
 
 from tutor.engine.compare import outputs_match
 from tutor.engine.lesson import Cell
+from tutor.ui.screens.edit_cell import localize_footer
 
 STRINGS = {
     "en": {
@@ -42,6 +43,8 @@ STRINGS = {
         "waiting": "Your prediction (the cell has not run yet):",
         "prediction": "your prediction",
         "actual": "output",
+        "predict.submit": "done",
+        "predict.cancel": "cancel",
     },
     "ko": {
         "title": "셀 {number}은(는) 무엇을 출력할까요?",
@@ -52,6 +55,8 @@ STRINGS = {
         "waiting": "내 예상 (셀을 아직 실행하지 않았습니다):",
         "prediction": "내 예상",
         "actual": "출력",
+        "predict.submit": "완료",
+        "predict.cancel": "취소",
     },
 }
 
@@ -168,6 +173,7 @@ class PredictScreen(ModalScreen[str | None]):
         self.cell = cell
         self.lang = lang
         self.initial = prediction
+        localize_footer(self, STRINGS, lang)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="predict-dialog"):
