@@ -1,0 +1,307 @@
+"""Jupyter notebook → lesson Markdown text (what `tutor import` writes).
+
+A notebook is close to a lesson already: markdown cells are the prose, code cells
+are the cells, and their saved outputs are what the lesson's ```output blocks
+should hold. This module does the conversion as a pure function over an nbformat
+v4 notebook (a dict-like `NotebookNode` or a plain dict), so it can be tested
+without files, and it never imports torch or Textual.
+
+What cannot be carried over faithfully is kept visible to the author instead of
+silently lost: IPython magics are commented out, cells that are not valid Python
+become ```python norun, dropped outputs (images, HTML, stderr, tracebacks) leave an
+HTML comment (invisible in the app), and every such change is also listed in
+`Conversion.notes` for `tutor import` to print.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import yaml
+from markdown_it import MarkdownIt
+
+from tutor.engine.lesson import LANGS
+
+# Cell magics whose body is still Python: the magic line is commented out and the
+# body kept. Any other `%%magic` (bash, html, writefile, ...) makes the cell norun.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+
+_LINE_MAGIC = re.compile(r"^\s*(%{1,2}[A-Za-z_]|![^=])")
+_CELL_MAGIC = re.compile(r"^%%([A-Za-z_][\w-]*)")
+_LANG_FENCE = re.compile(r"^(\s*)(:{3,})")
+_CODE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)(.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_NOTE_PREFIX = "tutor import:"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """The lesson text and the list of things the author should look at."""
+
+    text: str
+    title: str
+    notes: tuple[str, ...] = ()
+
+
+def yaml_scalar(value: str) -> str:
+    """`value` as a YAML scalar: plain when that reads back unchanged, else quoted.
+
+    Titles like `Cost: why?` or `yes` would otherwise come back as a mapping
+    or a boolean.
+    """
+    try:
+        plain_ok = "\n" not in value and value == value.strip() and yaml.safe_load(value) == value
+    except yaml.YAMLError:
+        plain_ok = False
+    return value if plain_ok and value else json.dumps(value, ensure_ascii=False)
+
+
+def fence_for(text: str, char: str = "`") -> str:
+    """A fence longer than any fence-like run at a line start of `text` (min 3)."""
+    longest = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        run = len(stripped) - len(stripped.lstrip(char))
+        longest = max(longest, run)
+    return char * max(3, longest + 1)
+
+
+def notebook_to_lesson(
+    nb: Mapping[str, Any], lesson_id: str, lang: str, source_name: str = "the notebook"
+) -> Conversion:
+    """Convert notebook `nb` into the text of a lesson with id `lesson_id`.
+
+    `lang` ("ko" or "en") is the language the notebook is written in: its prose
+    goes into `::: lang` blocks and its first `#` heading becomes that language's
+    title (the other language gets the same title plus a comment asking for a
+    translation). Later `#` and `##` headings become sections.
+    """
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
+    builder = _LessonBuilder(lang)
+    for number, cell in enumerate(nb.get("cells", []), start=1):
+        kind = cell.get("cell_type")
+        source = _join(cell.get("source", ""))
+        if kind == "markdown":
+            builder.markdown(source)
+        elif kind == "code":
+            builder.code(number, source, cell.get("outputs", []))
+        elif source.strip():
+            builder.comment(f"a {kind} cell was dropped (cell {number})", note=True)
+    body = builder.finish()
+    title = builder.title or lesson_id.replace("-", " ").capitalize()
+    other = "en" if lang == "ko" else "ko"
+    titles = {lang: title, other: title}
+    front = [
+        "---",
+        f"id: {lesson_id}",
+        "title:",
+        *(
+            f"  {code}: {yaml_scalar(titles[code])}"
+            + (f"  # TODO: translate into {_LANG_NAMES[code]}" if code == other else "")
+            for code in ("en", "ko")
+        ),
+        "---",
+        "",
+        f"<!-- {_NOTE_PREFIX} converted from {source_name}. The prose is in {_LANG_NAMES[lang]} only:",
+        f"     add ::: {other} blocks beside the ::: {lang} ones and write headings as",
+        "     `## English title | 한국어 제목`. Then run `tutor check --run` on this file. -->",
+        "",
+        "",
+    ]
+    notes = (f"the prose is in {_LANG_NAMES[lang]} only; translate the title and add ::: {other} blocks",) + tuple(
+        builder.notes
+    )
+    return Conversion(text="\n".join(front) + body, title=title, notes=notes)
+
+
+_LANG_NAMES = {"en": "English", "ko": "Korean"}
+
+
+def _join(value: str | Iterable[str]) -> str:
+    """nbformat keeps multi-line strings either joined or as a list of lines."""
+    return value if isinstance(value, str) else "".join(value)
+
+
+class _LessonBuilder:
+    """Accumulates lesson blocks; prose is buffered so that consecutive markdown
+    cells share one language block and headings always sit outside blocks."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.blocks: list[str] = []
+        self.prose: list[str] = []
+        self.notes: list[str] = []
+        self.title: str | None = None
+        self._md = MarkdownIt("commonmark")
+
+    # markdown ---------------------------------------------------------------
+    def markdown(self, source: str) -> None:
+        lines = source.splitlines()
+        cursor = 0
+        for token_index, token in enumerate(tokens := self._md.parse(source)):
+            if token.type != "heading_open" or token.level != 0 or token.tag not in ("h1", "h2"):
+                continue
+            start, end = token.map
+            self._add_prose(lines[cursor:start])
+            cursor = end
+            text = tokens[token_index + 1].content.strip()
+            if token.tag == "h1" and self.title is None:
+                self.title = text
+            elif text:
+                self._heading(text)
+        self._add_prose(lines[cursor:])
+
+    def _heading(self, text: str) -> None:
+        self._flush_prose()
+        if " | " in text:
+            # ` | ` separates the English and Korean titles of a section.
+            text = text.replace(" | ", " / ")
+            self.notes.append(f"heading {text!r}: ' | ' became ' / ' (it separates the two languages)")
+        self.blocks.append(f"## {text}")
+
+    def _add_prose(self, lines: list[str]) -> None:
+        text = "\n".join(self._prose_line(line) for line in lines).strip("\n")
+        if text.strip():
+            self.prose.append(text)
+
+    def _prose_line(self, line: str) -> str:
+        # A `:::` line would open or close a language block; a ```python or
+        # ```output fence in prose would become a lesson cell or output block.
+        if match := _LANG_FENCE.match(line):
+            return f"{match.group(1)}\\{line[match.end(1):]}"
+        if (match := _CODE_FENCE.match(line)) and match.group(2).lower() in ("python", "output"):
+            return line.replace(match.group(1) + match.group(2), match.group(1) + "py", 1)
+        return line
+
+    def _flush_prose(self) -> None:
+        if self.prose:
+            body = "\n\n".join(self.prose)
+            self.blocks.append(f"::: {self.lang}\n{body}\n:::")
+            self.prose = []
+
+    # code -------------------------------------------------------------------
+    def code(self, number: int, source: str, outputs: list[Mapping[str, Any]]) -> None:
+        source = source.rstrip()
+        if not source.strip():
+            return
+        self._flush_prose()
+        code, norun, notes = convert_code(source)
+        self.notes.extend(f"cell {number}: {n}" for n in notes)
+        fence = fence_for(code)
+        block = f"{fence}python{' norun' if norun else ''}\n{code}\n{fence}"
+        text, dropped = _output_text(outputs)
+        if text and not norun:
+            out_fence = fence_for(text)
+            block += f"\n{out_fence}output\n{text}\n{out_fence}"
+        elif text:
+            dropped.append("its printed output (the cell does not run)")
+        self.blocks.append(block)
+        for note in notes:
+            self.comment(note)
+        if dropped:
+            self.comment("dropped " + ", ".join(dropped))
+            self.notes.append(f"cell {number}: dropped " + ", ".join(dropped))
+
+    def comment(self, text: str, note: bool = False) -> None:
+        self._flush_prose()
+        self.blocks.append(f"<!-- {_NOTE_PREFIX} {text.replace('--', '- -')} -->")
+        if note:
+            self.notes.append(text)
+
+    def finish(self) -> str:
+        self._flush_prose()
+        return "\n\n".join(self.blocks) + "\n"
+
+
+def convert_code(source: str) -> tuple[str, bool, list[str]]:
+    """(code, norun, notes) for one notebook code cell.
+
+    Valid Python is kept verbatim (so a `%` inside a string or an expression is
+    never touched). Otherwise IPython magics and `!shell` lines are commented
+    out; if the result is still not Python the cell becomes norun.
+    """
+    if _parses(source):
+        return source, False, []
+    lines = source.splitlines()
+    notes: list[str] = []
+    cell_magic = _CELL_MAGIC.match(lines[0])
+    if cell_magic and cell_magic.group(1) not in PYTHON_CELL_MAGICS:
+        lines[0] = _commented(lines[0])
+        return "\n".join(lines), True, [f"%%{cell_magic.group(1)} cell: not Python, marked norun"]
+    commented = 0
+    continuing = False
+    for i, line in enumerate(lines):
+        if continuing or _LINE_MAGIC.match(line):
+            continuing = line.rstrip().endswith("\\")
+            lines[i] = _commented(line)
+            commented += 1
+    code = "\n".join(lines)
+    if commented:
+        notes.append(f"{commented} IPython magic/shell line(s) commented out")
+    if not _parses(code):
+        error = _syntax_error(code)
+        notes.append(f"not valid Python ({error}), marked norun")
+        return code, True, notes
+    return code, False, notes
+
+
+def _commented(line: str) -> str:
+    indent = line[: len(line) - len(line.lstrip())]
+    return f"{indent}# {line.lstrip()}  # IPython-only, commented out by tutor import"
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _syntax_error(code: str) -> str:
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except ValueError as exc:
+        return str(exc)
+    return "no error"
+
+
+def _output_text(outputs: Iterable[Mapping[str, Any]]) -> tuple[str, list[str]]:
+    """(printed text to compare, descriptions of outputs that were dropped).
+
+    Kept: stdout streams and the text/plain repr of execute_result (what the
+    lesson runner prints for a cell's last expression). Dropped: stderr (warnings
+    differ between versions), rich display data, and error tracebacks.
+    """
+    parts: list[str] = []
+    dropped: list[str] = []
+    for output in outputs:
+        kind = output.get("output_type")
+        if kind == "stream":
+            if output.get("name") == "stdout":
+                parts.append(_join(output.get("text", "")))
+            else:
+                _add_once(dropped, "stderr output")
+        elif kind == "execute_result" and "text/plain" in output.get("data", {}):
+            text = _join(output["data"]["text/plain"])
+            parts.append(text if text.endswith("\n") else text + "\n")
+        elif kind in ("display_data", "execute_result"):
+            kinds = sorted(k for k in output.get("data", {}) if k != "text/plain")
+            _add_once(dropped, f"a display output ({', '.join(kinds) or 'text/plain'})")
+        elif kind == "error":
+            _add_once(dropped, f"an error the notebook raised ({output.get('ename', 'Error')})")
+    text = _ANSI.sub("", "".join(parts))
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip("\n"), dropped
+
+
+def _add_once(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)
