@@ -209,6 +209,26 @@ def test_copy_text_quoted_id_and_errors(lesson_file: Path) -> None:
         lesson_copy_text(LESSON_TEXT.replace("```python\nprint", "\nprint"), lesson, 1, "", "d")
 
 
+def test_copy_text_keeps_earlier_edits_of_the_session(lesson_file: Path) -> None:
+    lesson = replace_cell_source(make_lesson(lesson_file), 0, "x = 5\n")  # edited and run
+    new = lesson_copy_text(LESSON_TEXT, lesson, 2, "x = 1\n", "demo-mine")
+    expected = (
+        LESSON_TEXT.replace("id: demo ", "id: demo-mine ", 1)
+        .replace("x = 2\nx * 3\n", "x = 5\n", 1)
+        .replace("x = = 1\n", "x = 1\n", 1)
+    )
+    assert new == expected
+
+
+def test_copy_text_refuses_an_unclosed_fence(tmp_path: Path) -> None:
+    text = "---\nid: u\ntitle: {en: U, ko: U}\n---\n\n```python\na = 1\n\nprose?\n"
+    lesson = Lesson(
+        id="u", title=Text.both("U"), path=tmp_path / "u.md", cells=(Cell(0, "a = 1\n", 7, 0),)
+    )
+    with pytest.raises(ValueError, match=":6: code fence is not closed"):
+        lesson_copy_text(text, lesson, 0, "a = 2\n", "u-mine")
+
+
 # --- save_lesson_copy --------------------------------------------------------------
 
 

@@ -105,55 +105,57 @@ def mine_names(lesson: Lesson, dest_dir: Path) -> tuple[str, str]:
 def lesson_copy_text(
     original_text: str, lesson: Lesson, cell_index: int, new_source: str, new_id: str
 ) -> str:
-    """The lesson file's text with one fence's contents and the front-matter id changed.
+    """The lesson file's text with the edited fence's contents and the id changed.
 
-    Every other byte of `original_text` is kept (line endings included). The fence is
-    the one opening on line `cell.fence_line`. If the new source holds a line that
-    would close the fence early, the fence's opening and closing markers are made
-    longer than any such line (the only other change then). Raises ValueError when
-    the text does not match the lesson (no fence there, no top-level `id:` line).
+    The fence rewritten is the one opening on line `cell.fence_line`, with
+    `new_source`. Any other cell of `lesson` whose source differs from its fence in
+    `original_text` (an earlier edit of this session, made with
+    `replace_cell_source`) is written too, so a copy keeps every edit the running
+    lesson carries. Every other byte of `original_text` is kept, line endings
+    included. If a source holds a line that would close its fence early, that
+    fence's markers are made longer (the only other change then). Raises ValueError
+    when the text does not match the lesson (no closed fence where a cell says,
+    no top-level `id:` line in the front matter).
     """
-    cell = lesson.cells[cell_index]
+    fences = _fence_tokens(original_text)
+    edits = {cell_index: new_source}
+    for cell in lesson.cells:
+        token = fences.get(cell.fence_line - 1)
+        if cell.index != cell_index and token is not None:
+            if token.content.rstrip("\n") != cell.source.rstrip("\n"):
+                edits[cell.index] = cell.source
     lines = _split_lines(original_text)
-    fence_row = cell.fence_line - 1  # 0-based row of the opening fence
-    token = _fence_token_at(original_text, fence_row)
-    if token is None:
-        raise ValueError(f"{lesson.path}:{cell.fence_line}: no code fence opens here")
-    assert token.map is not None
-    end_row = token.map[1]  # one past the fence's last row (closing fence included)
-    opening = lines[fence_row]
-    indent = opening[: len(opening) - len(opening.lstrip(" "))]
-    marker = token.markup
-    closed = end_row - 1 > fence_row and _closes(lines[end_row - 1], marker)
-    content_end = end_row - 1 if closed else end_row
-    newline = _line_ending(opening) or "\n"
+    # bottom-up, so the rows of the fences still to rewrite do not move
+    for index in sorted(edits, key=lambda i: lesson.cells[i].line, reverse=True):
+        cell = lesson.cells[index]
+        token = fences.get(cell.fence_line - 1)
+        if token is None:
+            raise ValueError(f"{lesson.path}:{cell.fence_line}: no code fence opens here")
+        lines = _rewrite_fence(lines, token, edits[index], lesson, cell.fence_line)
+    return _replace_id("".join(lines), new_id, lesson)
 
-    body = new_source.split("\n")
+
+def _rewrite_fence(lines: list[str], token, source: str, lesson: Lesson, line: int) -> list[str]:
+    """`lines` with the contents of the fence `token` replaced by `source`."""
+    fence_row, end_row = token.map  # end_row: one past the closing fence
+    opening = lines[fence_row]
+    marker = token.markup
+    if not (end_row - 1 > fence_row and _closes(lines[end_row - 1], marker)):
+        raise ValueError(f"{lesson.path}:{line}: code fence is not closed")
+    closing = lines[end_row - 1]
+    indent = opening[: len(opening) - len(opening.lstrip(" "))]
+    newline = _line_ending(opening)
+
+    body = source.split("\n")
     if body and body[-1] == "":
         body.pop()  # a trailing newline ends the last line, it is not an empty line
-    fence_char = marker[0]
-    longest = max((_run_at_start(line, fence_char) for line in body), default=0)
-    new_rows = {}
+    longest = max((_run_at_start(row, marker[0]) for row in body), default=0)
     if longest >= len(marker):
-        new_marker = fence_char * (longest + 1)
-        new_rows[fence_row] = opening.replace(marker, new_marker, 1)
-        if closed:
-            closing = lines[end_row - 1]
-            new_rows[end_row - 1] = closing.replace(marker, new_marker, 1)
-        marker = new_marker
-    new_body = [(indent + line if line else line) + newline for line in body]
-
-    out = [new_rows.get(i, row) for i, row in enumerate(lines[: fence_row + 1])]
-    if out and not _line_ending(out[-1]):
-        out[-1] += newline  # the opening fence was the file's last line
-    out += new_body
-    if closed:
-        out.append(new_rows.get(end_row - 1, lines[end_row - 1]))
-        out += lines[end_row:]
-    else:
-        out.append(indent + marker + newline)  # close what the original left open
-        out += lines[content_end:]
-    return _replace_id("".join(out), new_id, lesson)
+        longer = marker[0] * (longest + 1)
+        opening = opening.replace(marker, longer, 1)
+        closing = closing.replace(marker, longer, 1)
+    new_body = [(indent + row if row else row) + newline for row in body]
+    return lines[:fence_row] + [opening] + new_body + [closing] + lines[end_row:]
 
 
 def save_lesson_copy(
@@ -227,13 +229,10 @@ def _closes(line: str, marker: str) -> bool:
     return run >= len(marker) and body.strip(" \t")[run:] == ""
 
 
-def _fence_token_at(text: str, row: int):
-    """The markdown-it fence token opening on 0-based `row`, if any."""
+def _fence_tokens(text: str) -> dict:
+    """markdown-it fence tokens by the 0-based row of their opening line."""
     md = MarkdownIt("commonmark").use(front_matter_plugin)
-    for token in md.parse(text):
-        if token.type == "fence" and token.map and token.map[0] == row:
-            return token
-    return None
+    return {t.map[0]: t for t in md.parse(text) if t.type == "fence" and t.map}
 
 
 def _replace_id(text: str, new_id: str, lesson: Lesson) -> str:
