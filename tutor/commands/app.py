@@ -12,8 +12,9 @@ from pathlib import Path
 from tutor.cli import UsageError
 
 
-def build_app(args):
-    """The app for `args` (also used by tests and benchmarks)."""
+def build_app(args, progress_path: Path | None = None):
+    """The app for `args` (also used by tests and benchmarks; they pass their own
+    `progress_path` so that nothing touches the learner's real progress file)."""
     from tutor.engine import loader
     from tutor.ui.app import TutorApp
 
@@ -35,6 +36,7 @@ def build_app(args):
         lessons_dir=lessons_dir,
         lang=args.lang,
         open_lesson=open_lesson,
+        progress_path=progress_path,
     )
 
 

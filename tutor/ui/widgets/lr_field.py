@@ -22,7 +22,7 @@ from tutor.ui.i18n import t
 
 # ASCII decimal only: `float()` would also take "nan", "inf", "1_0", "0x10" (via
 # other paths) or full-width digits, none of which a learner means as a rate.
-_NUMBER = re.compile(r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 class LrRefused(ValueError):
