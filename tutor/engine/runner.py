@@ -122,6 +122,7 @@ class _Run:
         self.lr_active = runner._override is not None
         self.thread: threading.Thread | None = None
         self.emit_error: BaseException | None = None
+        self.ended = False
 
         self.ns: dict[str, Any] = {}
         self.points = 0
@@ -441,6 +442,7 @@ class _Run:
             self.status = "paused"
             self.publish(snapshot=True, index=index)
             self.suspended = True
+            self.cv.notify_all()  # wake Runner.wait()
             while not self.resume and not self.cancel:
                 self.cv.wait()
             self.suspended = False
@@ -588,6 +590,25 @@ class Runner:
             run.execute()
         except _Cancelled:
             pass
+        finally:
+            with run.cv:
+                run.ended = True
+                run.cv.notify_all()
+
+    def wait(self, timeout: float | None = None) -> RunState:
+        """Block until the worker waits for a command or the run has ended (or the
+        timeout passes); return the state. For headless drivers and tests; the app
+        never needs it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        run = self._run
+        if run is not None:
+            with run.cv:
+                while not run.ended and not (run.suspended and not run.resume):
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    run.cv.wait(remaining)
+        return self.state
 
     def reset(self) -> None:
         """Cancel, forget the namespace; the next command starts from cell 0."""

@@ -1,0 +1,122 @@
+"""The AST rewriting on its own: which hooks run, in which order, at which lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.engine import instrument as ins
+
+
+def run(source: str, first_line: int = 1, lr_name: str = "lr", **extra):
+    """Execute an instrumented cell with hooks that log what they see."""
+    log: list[tuple] = []
+    cell = ins.instrument(source, filename="/lessons/x.md", first_line=first_line, lr_name=lr_name)
+    ns = {
+        ins.PAUSE: lambda line: log.append(("stmt", line)),
+        ins.ITER: lambda loop, line: log.append(("iter", loop, line)),
+        ins.LOOP_END: lambda loop: log.append(("end", loop)),
+        ins.CHECK: lambda: log.append(("check",)),
+        ins.LR: lambda v: extra.get("override", v),
+        ins.ECHO: lambda v: log.append(("echo", v)),
+    }
+    exec(cell.code, ns)
+    return cell, ns, log
+
+
+def test_statement_points_use_lesson_lines():
+    _, ns, log = run("a = 1\nb = a + 1\n", first_line=10)
+    assert log == [("stmt", 10), ("stmt", 11)]
+    assert ns["b"] == 2
+
+
+def test_iteration_point_replaces_the_first_body_statement_point():
+    source = "total = 0\nfor i in range(2):\n    total += i\n    total *= 2\ndone = True\n"
+    cell, _, log = run(source, first_line=5)
+    assert cell.loops == 1
+    assert log == [
+        ("stmt", 5), ("stmt", 6),
+        ("iter", 0, 7), ("stmt", 8),
+        ("iter", 0, 7), ("stmt", 8),
+        ("end", 0),
+        ("stmt", 9),
+    ]
+
+
+def test_break_and_continue_still_reach_the_loop_end_and_next_iteration():
+    source = (
+        "for i in range(5):\n"
+        "    if i == 1:\n"
+        "        continue\n"
+        "    if i == 2:\n"
+        "        break\n"
+    )
+    _, ns, log = run(source)
+    assert [e for e in log if e[0] != "stmt"] == [("iter", 0, 2)] * 3 + [("end", 0)]
+    assert ns["i"] == 2
+
+
+def test_while_loops_and_nested_loops():
+    source = "n = 0\nwhile n < 2:\n    for j in range(2):\n        n += 0\n    n += 1\n"
+    cell, _, log = run(source)
+    assert cell.loops == 1  # only top-level loops are steppable
+    iters = [e for e in log if e[0] == "iter"]
+    assert iters == [("iter", 0, 3), ("iter", 0, 3)]
+    assert ("stmt", 4) in log  # nested loop body: statement points only
+
+
+def test_two_top_level_loops_are_numbered():
+    cell, _, log = run("for i in range(1):\n    pass\nfor j in range(1):\n    pass\n")
+    assert cell.loops == 2
+    assert [e for e in log if e[0] in ("iter", "end")] == [("iter", 0, 2), ("end", 0), ("iter", 1, 4), ("end", 1)]
+
+
+def test_last_bare_expression_is_echoed_only_at_the_end():
+    _, _, log = run("1 + 1\nx = 3\nx * 2\n")
+    assert [e for e in log if e[0] == "echo"] == [("echo", 6)]
+
+
+def test_lr_assignments_yield_the_override_at_cell_scope_only():
+    source = "lr = 0.1\nrate = lr\nif True:\n    lr: float = 0.2\ndef f():\n    lr = 0.3\n    return lr\ninner = f()\n"
+    _, ns, _ = run(source, override=0.05)
+    assert ns["rate"] == 0.05 and ns["lr"] == 0.05
+    assert ns["inner"] == 0.3  # a function's local `lr` is not the lesson's variable
+
+
+def test_custom_lr_name():
+    _, ns, _ = run("alpha = 1.0\nlr = 2.0\n", lr_name="alpha", override=0.5)
+    assert ns["alpha"] == 0.5 and ns["lr"] == 2.0
+
+
+def test_function_bodies_get_cancel_checks_not_pause_points():
+    source = "def f(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\nv = f(3)\n"
+    _, ns, log = run(source, first_line=20)
+    assert ns["v"] == 3
+    assert log.count(("check",)) == 3
+    assert [e for e in log if e[0] == "stmt"] == [("stmt", 20), ("stmt", 25)]
+
+
+def test_tracebacks_name_the_lesson_file_and_line():
+    cell = ins.instrument("x = 1\n\ny = 1 / 0\n", filename="/lessons/x.md", first_line=40)
+    ns = {ins.PAUSE: lambda line: None}
+    with pytest.raises(ZeroDivisionError) as info:
+        exec(cell.code, ns)
+    frame = info.traceback[-1]
+    assert str(frame.path) == "/lessons/x.md"
+    assert frame.lineno + 1 == 42  # pytest's lineno is 0-based
+
+
+def test_syntax_error_line_is_a_lesson_line():
+    with pytest.raises(SyntaxError) as info:
+        ins.instrument("x = 1\ny = (\n", filename="/lessons/x.md", first_line=30)
+    assert info.value.lineno == 31
+    assert info.value.filename == "/lessons/x.md"
+
+
+def test_try_with_match_bodies_get_statement_points():
+    source = (
+        "try:\n    a = 1\nexcept Exception:\n    a = 2\nfinally:\n    b = 3\n"
+        "match a:\n    case 1:\n        c = 4\n"
+    )
+    _, ns, log = run(source)
+    assert [e[1] for e in log if e[0] == "stmt"] == [1, 2, 6, 7, 9]
+    assert ns["c"] == 4
