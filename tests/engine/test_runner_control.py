@@ -1,0 +1,274 @@
+"""Runner control: errors, cancel, determinism, replay, divergence, output capture."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from tutor.engine import events as ev
+from tutor.engine import runner as runner_mod
+from tutor.engine.runner import Runner
+
+TIMEOUT = 10
+
+
+def by_name(tensors):
+    return {t.name: t for t in tensors}
+
+
+def test_error_reports_the_lesson_line_and_the_runner_stays_usable(make_lesson):
+    lesson = make_lesson(["x = 1\n", "def f(v):\n    return v / 0\n\ny = 2\nf(y)\n"])
+    events: list = []
+    runner = Runner(lesson, on_event=events.append)
+    state = runner.run_to_end()
+    cell = lesson.cells[1]
+    assert state.status == "error"
+    assert state.error.type == "ZeroDivisionError"
+    assert state.error.message == "division by zero"
+    assert state.error.line == cell.line + 1  # innermost frame in the lesson file
+    assert state.error.cell == 1
+    assert str(lesson.path) in state.error.traceback
+    assert isinstance(events[-1], ev.Error) and events[-1].line == cell.line + 1
+    runner.reset()
+    runner.step()
+    assert runner.wait(TIMEOUT).status == "paused"
+    runner.close()
+
+
+def test_error_in_an_imported_library_points_at_the_lesson_line(make_lesson):
+    lesson = make_lesson(["import torch\na = torch.zeros(2)\nb = torch.zeros(3)\nc = a + b\n"])
+    state = Runner(lesson).run_to_end()
+    assert state.error.type == "RuntimeError"
+    assert state.error.line == lesson.cells[0].line + 3
+
+
+def test_syntax_error_in_a_later_cell_runs_earlier_cells_first(make_lesson):
+    lesson = make_lesson([("print('ok')\n", "ok"), "x = 1\ny = (\n"])
+    state = Runner(lesson).run_to_end()
+    assert state.outputs[0] == "ok\n"
+    assert state.error.type == "SyntaxError"
+    assert state.error.line == lesson.cells[1].line + 1
+    assert state.error.cell == 1
+
+
+def test_commands_after_an_error_do_nothing(make_lesson):
+    runner = Runner(make_lesson(["raise ValueError('boom')\n"]))
+    runner.run()
+    state = runner.wait(TIMEOUT)
+    assert state.status == "error" and state.error.message == "boom"
+    runner.next()
+    runner.step()
+    assert runner.wait(TIMEOUT).status == "error"
+    runner.close()
+
+
+@pytest.mark.parametrize("source", [
+    "while True:\n    pass\n",
+    "def spin():\n    while True:\n        pass\nspin()\n",
+    "def spin():\n    n = 0\n    while n >= 0:\n        n = (n + 1) % 7\nspin()\n",
+], ids=["top-level", "in-function", "in-function-no-pass"])
+def test_cancel_stops_an_infinite_loop_within_a_second(make_lesson, source):
+    runner = Runner(make_lesson([source]))
+    runner.run()
+    time.sleep(0.2)
+    thread = runner._run.thread
+    assert thread.is_alive() and runner.state.status == "running"
+    started = time.monotonic()
+    runner.close()
+    assert time.monotonic() - started < 1.0
+    thread.join(0.5)
+    assert not thread.is_alive()
+
+
+def test_reset_during_free_run_goes_back_to_idle(make_lesson):
+    runner = Runner(make_lesson(["i = 0\nwhile True:\n    i += 1\n"]))
+    runner.run()
+    time.sleep(0.1)
+    started = time.monotonic()
+    runner.reset()
+    assert time.monotonic() - started < 1.0
+    assert runner.state.status == "idle" and runner.state.pause_index == -1
+    runner.step()
+    state = runner.wait(TIMEOUT)
+    assert state.status == "paused" and state.pause_index == 0
+    runner.close()
+
+
+def test_pause_stops_a_free_run_at_the_next_statement(make_lesson):
+    runner = Runner(make_lesson(["i = 0\nwhile True:\n    i += 1\n"]))
+    try:
+        runner.run()
+        time.sleep(0.15)
+        running = runner.state
+        assert running.status == "running" and running.iteration > 0  # published while running
+        runner.pause()
+        state = runner.wait(TIMEOUT)
+        assert state.status == "paused"
+        runner.step()
+        after = runner.wait(TIMEOUT)
+        assert after.pause_index == state.pause_index + 1
+    finally:
+        runner.close()
+
+
+RANDOM_LESSON = [
+    "import torch\nW = torch.randn(3, 2, requires_grad=True)\nx = torch.rand(4, 3)\n",
+    "opt = torch.optim.SGD([W], lr=0.1)\nfor epoch in range(3):\n    cost = (x @ W).pow(2).mean()\n"
+    "    opt.zero_grad()\n    cost.backward()\n    opt.step()\n    noise = torch.rand(1)\n",
+]
+
+
+def test_two_runs_are_identical(make_lesson):
+    lesson = make_lesson(RANDOM_LESSON, seed=3)
+    first = Runner(lesson).run_to_end()
+    second = Runner(lesson).run_to_end()
+    assert first.costs == second.costs
+    assert [(t.name, t.value, t.grad) for t in first.tensors] == [(t.name, t.value, t.grad) for t in second.tensors]
+    torch.manual_seed(3)
+    assert torch.allclose(torch.tensor(by_name(first.tensors)["x"].value),
+                          (torch.randn(3, 2), torch.rand(4, 3))[1])
+
+
+def test_goto_replays_to_the_same_tensors_as_stepping_forward(make_lesson):
+    lesson = make_lesson(RANDOM_LESSON, seed=5)
+    runner = Runner(lesson)
+    forward = []
+    try:
+        while True:
+            runner.step()
+            state = runner.wait(TIMEOUT)
+            if state.status != "paused":
+                break
+            forward.append(state)
+        assert len(forward) > 10
+        for k in (len(forward) - 1, 7, 0, len(forward) - 2):
+            runner.goto(k)
+            replayed = runner.wait(TIMEOUT)
+            assert replayed.status == "paused"
+            assert replayed.pause_index == k
+            expected = forward[k]
+            assert (replayed.cell, replayed.line, replayed.iteration) == (expected.cell, expected.line, expected.iteration)
+            assert [(t.name, t.value, t.grad) for t in replayed.tensors] == [
+                (t.name, t.value, t.grad) for t in expected.tensors
+            ]
+            assert replayed.costs == expected.costs
+        # Step back from the end, then forward again.
+        runner.goto(forward[-1].pause_index - 1)
+        back = runner.wait(TIMEOUT)
+        runner.step()
+        again = runner.wait(TIMEOUT)
+        assert again.pause_index == forward[-1].pause_index
+        assert [t.value for t in again.tensors] == [t.value for t in forward[-1].tensors]
+        assert back.pause_index == forward[-1].pause_index - 1
+    finally:
+        runner.close()
+
+
+def test_replay_publishes_nothing_before_the_target_and_reports_no_events(make_lesson):
+    lesson = make_lesson(["print('hello')\nfor i in range(5):\n    cost = float(i)\n"])
+    events: list = []
+    runner = Runner(lesson, on_event=events.append)
+    seen = []
+    try:
+        runner.run()
+        runner.wait(TIMEOUT)
+        events.clear()
+        watcher_stop = threading.Event()
+
+        def watch():
+            while not watcher_stop.is_set():
+                seen.append(runner.state.pause_index)
+                time.sleep(0.0005)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        runner.goto(6)
+        state = runner.wait(TIMEOUT)
+        watcher_stop.set()
+        watcher.join()
+    finally:
+        runner.close()
+    assert state.pause_index == 6 and state.outputs[0] == "hello\n"
+    # Points: print, for, then one per iteration: point 6 starts iteration 4.
+    assert state.iteration == 4
+    assert [c.cost for c in state.costs] == [0.0, 1.0, 2.0, 3.0]  # recorded during the replay
+    assert events == []
+    assert set(seen) <= {-1, 6, state_done_index(lesson)}
+
+
+def state_done_index(lesson):
+    return Runner(lesson).run_to_end().pause_index
+
+
+def test_non_finite_cost_stops_free_running_with_a_hint(make_lesson):
+    lesson = make_lesson(["cost = 1.0\nfor i in range(50):\n    cost = cost * 1e100\n"])
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        state = runner.wait(TIMEOUT)
+    finally:
+        runner.close()
+    assert state.status == "paused"
+    assert math.isinf(state.cost)
+    assert state.iteration == 4  # cost became inf in iteration 3 (1e400): stop at the next point
+    assert "learning rate" in state.hint.en and "학습률" in state.hint.ko
+
+
+def test_headless_run_does_not_stop_at_divergence(make_lesson):
+    lesson = make_lesson(["cost = 1.0\nfor i in range(10):\n    cost = cost * 1e100\n"])
+    state = Runner(lesson).run_to_end()
+    assert state.status == "done" and len(state.costs) == 10 and state.hint is not None
+
+
+def test_output_is_captured_per_cell_not_printed(make_lesson, capsys):
+    lesson = make_lesson([
+        "print('a', 1, sep='-')\n",
+        "import sys\nprint('b', end='')\nprint('err', file=sys.stderr)\nx = 5\nx\n",
+        "None\n",
+    ])
+    state = Runner(lesson).run_to_end()
+    assert state.outputs == {0: "a-1\n", 1: "b5\n", 2: ""}
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "err\n"
+
+
+def test_output_per_cell_is_capped(make_lesson, monkeypatch):
+    monkeypatch.setattr(runner_mod, "OUTPUT_CAP", 1000)
+    lesson = make_lesson(["for i in range(3000):\n    print(i)\n"])
+    events: list = []
+    state = Runner(lesson, on_event=events.append).run_to_end()
+    text = state.outputs[0]
+    assert state.output_truncated
+    assert text.startswith(runner_mod.TRUNCATION_NOTE)
+    assert text.endswith("2998\n2999\n")
+    assert len(text) <= 1000 + len(runner_mod.TRUNCATION_NOTE)
+    assert "".join(e.text for e in events if isinstance(e, ev.Output)) == "".join(f"{i}\n" for i in range(3000))
+
+
+def test_events_come_in_order(make_lesson):
+    lesson = make_lesson(["print('x')\n", "cost = 0.0\nfor i in range(2):\n    cost += 1\n"])
+    events: list = []
+    Runner(lesson, on_event=events.append).run_to_end()
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["CellStarted", "Output", "CellStarted", "Iteration", "Iteration", "Done"]
+    assert events[0] == ev.CellStarted(cell=0, line=lesson.cells[0].line)
+    assert [e.cost for e in events if isinstance(e, ev.Iteration)] == [1.0, 2.0]
+    assert events[3].tensors is None  # only with record_every_iteration
+
+
+def test_cost_variable_from_front_matter_and_loss_fallback(make_lesson):
+    loss = make_lesson(["import torch\nfor i in range(2):\n    loss = torch.tensor(float(i))\n"])
+    assert [c.cost for c in Runner(loss).run_to_end().costs] == [0.0, 1.0]
+    named = make_lesson(["err = 0.0\ncost = 9.0\nfor i in range(2):\n    err = i * 2.0\n"], cost="err")
+    assert [c.cost for c in Runner(named).run_to_end().costs] == [0.0, 2.0]
+
+
+def test_break_and_continue_record_each_iteration_once(make_lesson):
+    lesson = make_lesson(["for i in range(10):\n    cost = float(i)\n    if i % 2:\n        continue\n    if i == 4:\n        break\n"])
+    state = Runner(lesson).run_to_end()
+    assert [(c.iteration, c.cost) for c in state.costs] == [(i, float(i)) for i in range(5)]
+    assert [c.step for c in state.costs] == list(range(5))
