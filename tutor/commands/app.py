@@ -12,7 +12,7 @@ from pathlib import Path
 from tutor.cli import UsageError
 
 
-def build_app(args, progress_path: Path | None = None):
+def build_app(args, progress_path: Path | None = None, on_first_frame=None):
     """The app for `args` (also used by tests and benchmarks; they pass their own
     `progress_path` so that nothing touches the learner's real progress file)."""
     from tutor.engine import loader
@@ -37,6 +37,7 @@ def build_app(args, progress_path: Path | None = None):
         lang=args.lang,
         open_lesson=open_lesson,
         progress_path=progress_path,
+        on_first_frame=on_first_frame,
     )
 
 

@@ -87,7 +87,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.paused": ("paused", "멈춤"),
     "status.done": ("done", "끝"),
     "status.error": ("error", "오류"),
-    "status.loading": ("loading", "불러오는 중"),
+    "status.loading": ("loading torch…", "torch 불러오는 중…"),
     "status.cell": ("cell", "셀"),
     "status.iter": ("iter", "반복"),
     "status.cost": ("cost", "비용"),
