@@ -75,6 +75,13 @@ def test_last_bare_expression_is_echoed_only_at_the_end():
     assert [e for e in log if e[0] == "echo"] == [("echo", 6)]
 
 
+def test_a_trailing_semicolon_silences_the_echo():
+    _, _, log = run("x = 2\nx * 2;  # quiet\n")
+    assert not [e for e in log if e[0] == "echo"]
+    _, _, log = run("s = '한;'\ns\n")
+    assert [e for e in log if e[0] == "echo"] == [("echo", "한;")]
+
+
 def test_lr_assignments_yield_the_override_at_cell_scope_only():
     source = "lr = 0.1\nrate = lr\nif True:\n    lr: float = 0.2\ndef f():\n    lr = 0.3\n    return lr\ninner = f()\n"
     _, ns, _ = run(source, override=0.05)

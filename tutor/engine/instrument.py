@@ -20,7 +20,7 @@ namespace (all start with `__tutor_`, so snapshots and learners never see them):
 - `lr = expr` (the lesson's learning-rate name) at the cell's own scope becomes
   `lr = __tutor_lr__(expr)`, which yields the learner's override.
 - A last bare expression `expr` becomes `__tutor_echo__(expr)` (print its repr
-  unless None, as Jupyter does).
+  unless None, as Jupyter does; `expr;` stays silent, as in Jupyter).
 
 Nothing in the original code moves: every node keeps its line, then the whole tree
 is shifted by `first_line - 1` and compiled with the lesson's path, so tracebacks,
@@ -74,9 +74,9 @@ class _Rewriter:
 
     # --- the cell's own scope: statement pause points -------------------------
 
-    def module(self, tree: ast.Module) -> None:
+    def module(self, tree: ast.Module, source: str) -> None:
         body = tree.body
-        last_echo = bool(body) and isinstance(body[-1], ast.Expr)
+        last_echo = bool(body) and isinstance(body[-1], ast.Expr) and not _ends_with_semicolon(body[-1], source)
         new: list[ast.stmt] = []
         for i, stmt in enumerate(body):
             if last_echo and i == len(body) - 1:
@@ -147,6 +147,16 @@ class _FunctionLoopChecks(ast.NodeVisitor):
     visit_For = visit_AsyncFor = visit_While = _loop
 
 
+def _ends_with_semicolon(stmt: ast.stmt, source: str) -> bool:
+    """`expr;` as the last line: Jupyter's way of saying "do not echo this"."""
+    lines = source.splitlines()
+    end_line, end_col = getattr(stmt, "end_lineno", None), getattr(stmt, "end_col_offset", None)
+    if end_line is None or end_col is None or end_line > len(lines):
+        return False
+    rest = lines[end_line - 1].encode("utf-8")[end_col:].decode("utf-8", "replace")
+    return rest.lstrip().startswith(";")
+
+
 def instrument(source: str, *, filename: str, first_line: int, lr_name: str = "lr") -> InstrumentedCell:
     """Parse, rewrite and compile one cell.
 
@@ -163,7 +173,7 @@ def instrument(source: str, *, filename: str, first_line: int, lr_name: str = "l
         exc.filename = filename
         raise
     rewriter = _Rewriter(offset, lr_name)
-    rewriter.module(tree)
+    rewriter.module(tree, source)
     ast.fix_missing_locations(tree)
     ast.increment_lineno(tree, offset)
     code = compile(tree, filename, "exec", dont_inherit=True)

@@ -19,9 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from tutor.engine.state import SMALL_TENSOR as SMALL
 from tutor.engine.state import TensorView
-
-SMALL = 64  # tensors with more elements give stats instead of values
 
 
 def named_tensors(namespace: dict[str, Any]) -> list[tuple[str, torch.Tensor, bool]]:

@@ -13,6 +13,8 @@ from typing import Literal
 
 from tutor.engine.lesson import Text
 
+SMALL_TENSOR = 64  # tensors with more elements are shown as stats, not values
+
 Status = Literal["idle", "running", "paused", "done", "error"]
 
 

@@ -1,0 +1,46 @@
+"""Output comparison for `tutor check --run`."""
+
+from __future__ import annotations
+
+from tutor.engine.compare import compare_output, lines_match, numbers_close
+
+
+def test_numbers_within_tolerance_match():
+    assert lines_match("Epoch  100/1000 Cost: 0.761050", "Epoch 100/1000 Cost: 0.761051")
+    assert lines_match("tensor([0.0900, 0.2447, 0.6652])", "tensor([0.09, 0.24470, 0.66521])")
+    assert lines_match("big 123456.0", "big 123466.0")  # 1e-4 relative
+    assert not lines_match("Cost: 0.761050", "Cost: 0.761250")
+    assert not lines_match("big 123456.0", "big 123486.0")
+
+
+def test_text_between_numbers_must_match_but_not_its_spacing():
+    assert lines_match("tensor([[ 1.0000, -2.0000]])", "tensor([[1.0000,-2.0000]])")
+    assert not lines_match("tensor([1.0])", "array([1.0])")
+    assert not lines_match("grad_fn=<SoftmaxBackward0>", "grad_fn=<SoftmaxBackward1>")
+    assert not lines_match("1 2", "1 2 3")
+
+
+def test_special_values():
+    assert numbers_close(float("nan"), float("nan"))
+    assert numbers_close(float("inf"), float("inf"))
+    assert not numbers_close(float("inf"), float("-inf"))
+    assert not numbers_close(float("nan"), 0.0)
+    assert lines_match("cost: nan", "cost: nan") and not lines_match("cost: nan", "cost: 1.0")
+    assert lines_match("1e-05", "0.00001")
+
+
+def test_blank_lines_are_ignored_and_first_difference_is_located():
+    expected = "a 1\n\nb 2\nc 3\n"
+    assert compare_output(expected, "a 1.00001\nb 2\n\nc 3") is None
+    mismatch = compare_output(expected, "a 1\nb 2\nc 4\n")
+    assert (mismatch.index, mismatch.expected, mismatch.got) == (3, "c 3", "c 4")
+    assert "expected 'c 3', got 'c 4'" == mismatch.describe()
+
+
+def test_missing_and_extra_lines():
+    missing = compare_output("a\nb\n", "a\n")
+    assert (missing.index, missing.expected, missing.got) == (1, "b", None)
+    assert "got nothing more" in missing.describe()
+    extra = compare_output("a\n", "a\nb\n")
+    assert (extra.index, extra.expected, extra.got) == (1, None, "b")
+    assert compare_output("", "") is None

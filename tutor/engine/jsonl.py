@@ -1,0 +1,79 @@
+"""Runner events → JSON lines, as `tutor run --jsonl` prints them (design §3).
+
+One object per line, each with `"event"`. JSON has no NaN or infinity, and a
+diverging run is exactly when a lesson produces them, so non-finite floats (a cost,
+a tensor value) are written as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`
+(what `float()` in Python and `Number()` in JavaScript read back); every line is
+valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from tutor.engine import events as ev
+from tutor.engine.state import SMALL_TENSOR, TensorView
+
+
+def _finite(value: Any) -> Any:
+    """Replace non-finite floats (also inside nested lists) by their string names."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def tensor_dict(view: TensorView) -> dict[str, Any]:
+    """{"shape", "value" | "stats", "grad"} for one tensor (+ "grad_stats" when big)."""
+    out: dict[str, Any] = {"shape": list(view.shape)}
+    if _numel(view.shape) > SMALL_TENSOR:
+        out["stats"] = view.stats
+    else:
+        out["value"] = view.value
+    out["grad"] = view.grad
+    if view.grad_stats is not None:
+        out["grad_stats"] = view.grad_stats
+    return out
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def event_dict(event: ev.Event) -> dict[str, Any]:
+    if isinstance(event, ev.CellStarted):
+        return {"event": "cell", "cell": event.cell, "line": event.line}
+    if isinstance(event, ev.Output):
+        return {"event": "output", "cell": event.cell, "text": event.text}
+    if isinstance(event, ev.Iteration):
+        tensors = {t.name: tensor_dict(t) for t in event.tensors or ()}
+        return {
+            "event": "iteration", "cell": event.cell, "iteration": event.iteration,
+            "lr": event.lr, "cost": event.cost, "tensors": tensors,
+        }
+    if isinstance(event, ev.Error):
+        return {"event": "error", "cell": event.cell, "line": event.line, "type": event.type, "message": event.message}
+    if isinstance(event, ev.Done):
+        return {"event": "done", "seconds": round(event.seconds, 6)}
+    raise TypeError(f"not a runner event: {event!r}")
+
+
+def dumps(event: ev.Event) -> str:
+    """One event as one line of JSON (no trailing newline)."""
+    data = event_dict(event)
+    try:
+        return json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a nan/inf somewhere: spell it out (rare, so not done up front)
+        return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
