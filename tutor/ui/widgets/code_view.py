@@ -18,7 +18,7 @@ from textual.widgets import Static
 from tutor.engine.lesson import Cell
 
 
-def _cell_block(cell: Cell, marked: int | None, dark: bool, note: str):
+def _cell_block(cell: Cell, marked: int | None, dark: bool, background: str | None):
     source = cell.source.rstrip("\n")
     n_lines = source.count("\n") + 1
     syntax = Syntax(
@@ -29,7 +29,7 @@ def _cell_block(cell: Cell, marked: int | None, dark: bool, note: str):
         start_line=cell.line,
         highlight_lines={marked} if marked is not None else set(),
         word_wrap=False,
-        background_color="default",
+        background_color=background,
     )
     return syntax, n_lines
 
@@ -79,7 +79,7 @@ class CodeView(VerticalScroll):
             marked = line if line is not None and cell.line <= line < cell.line + n_lines else None
             if marked is not None and cell.index == current or (marked is not None and marked_row is None):
                 marked_row = row + (marked - cell.line)
-            block, n = _cell_block(cell, marked, dark, notes.get(cell.index, ""))
+            block, n = _cell_block(cell, marked, dark, self.background_colors[1].hex)
             parts.append(block)
             row += n
         body.update(Group(*parts))

@@ -13,21 +13,10 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tutor.engine.compare import compare_output
 from tutor.ui.i18n import t
 
 TAIL_LINES = 200  # enough to scroll back; rendering 10k printed lines per tick is not
-
-
-def outputs_match(actual: str, expected: str) -> bool:
-    """Same comparison as `tutor check --run` (the engine's compare module)."""
-    try:
-        from tutor.engine.compare import outputs_match as engine_match
-    except ImportError:  # engine module not there yet: strict whitespace-normalised match
-        def norm(text: str) -> list[str]:
-            return [" ".join(line.split()) for line in text.strip().splitlines()]
-
-        return norm(actual) == norm(expected)
-    return engine_match(actual, expected)
 
 
 class OutputPane(VerticalScroll):
@@ -77,8 +66,11 @@ class OutputPane(VerticalScroll):
             parts.append(Text(t("output.none", self.lang), style="dim"))
         if expected is not None:
             if ran:
-                same = outputs_match(text or "", expected)
+                mismatch = compare_output(expected, text or "")  # same rule as check --run
+                same = mismatch is None
                 mark = t("output.match" if same else "output.mismatch", self.lang)
+                if mismatch is not None:
+                    mark += f" ({mismatch.describe(40)})"
                 style = self.get_component_rich_style("output-pane--ok" if same else "output-pane--bad", partial=True)
                 parts.append(Text(mark, style=style))
                 if not same:
