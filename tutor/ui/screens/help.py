@@ -18,19 +18,20 @@ from tutor.ui.i18n import t
 
 
 def binding_rows(app, nodes) -> list[tuple[str, str]]:
-    """(keys, description) for each binding id of `nodes`, in declaration order."""
-    rows: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    """(keys, description) for each binding id of `nodes`, in declaration order.
+
+    `Binding("q,escape", ...)` is expanded into one binding per key, all with the
+    same id, so keys are gathered per id."""
+    keys_by_id: dict[str, list[str]] = {}
     for node in nodes:
         for binding in _declared(node):
-            if binding.id is None or binding.id in seen:
+            if binding.id is None:
                 continue
-            seen.add(binding.id)
-            keys = " ".join(
-                app.get_key_display(Binding(key, binding.action)) for key in binding.key.split(",")
-            )
-            rows.append((keys, t("describe." + binding.id, app.lang)))
-    return rows
+            keys = keys_by_id.setdefault(binding.id, [])
+            display = app.get_key_display(binding)
+            if display not in keys:
+                keys.append(display)
+    return [(" ".join(keys), t("describe." + id_, app.lang)) for id_, keys in keys_by_id.items()]
 
 
 def _declared(node) -> list[Binding]:

@@ -91,6 +91,7 @@ class LessonScreen(Screen):
         if position is not None and position["section"] < len(self.lesson.sections):
             self.section = position["section"]  # back where the learner left off
         self.watch(self.app, "lang", self._lang_changed, init=False)
+        self.watch(self.app, "theme", self._lang_changed, init=False)  # colours are baked in
         self._apply_lang()
         self.render_state(RunState())
         self.watch(self.app, "engine_ready", self._engine_ready, init=True)
@@ -239,6 +240,7 @@ class LessonScreen(Screen):
         for widget in (self.query_one(StatusLine), self.query_one(TensorTable),
                        self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField)):
             widget.set_lang(lang)
+        self.query_one(CodeView).invalidate()
         self.query_one("#plot").border_title = t("pane.plot", lang)
         self.query_one("#tensor-pane").border_title = t("pane.tensors", lang)
         self._prose_key = None

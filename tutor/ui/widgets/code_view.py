@@ -42,6 +42,10 @@ class CodeView(VerticalScroll):
         self.can_focus = False
         self._key: tuple | None = None
 
+    def invalidate(self) -> None:
+        """Render again on the next `show()` (after a theme change)."""
+        self._key = None
+
     def compose(self):
         yield Static("", id="code-text")
 

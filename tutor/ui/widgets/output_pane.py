@@ -54,9 +54,9 @@ class OutputPane(VerticalScroll):
         self._key = key
         parts = []
         if error:
-            parts.append(Text(error, style=self.get_component_rich_style("output-pane--error", partial=True)))
+            parts.append(Text(error, style=self.get_component_rich_style("output-pane--error")))
         if hint:
-            parts.append(Text(hint, style=self.get_component_rich_style("output-pane--hint", partial=True)))
+            parts.append(Text(hint, style=self.get_component_rich_style("output-pane--hint")))
         if text:
             lines = text.rstrip("\n").split("\n")
             parts.append(Text("\n".join(lines[-TAIL_LINES:])))
@@ -71,7 +71,7 @@ class OutputPane(VerticalScroll):
                 mark = t("output.match" if same else "output.mismatch", self.lang)
                 if mismatch is not None:
                     mark += f" ({mismatch.describe(40)})"
-                style = self.get_component_rich_style("output-pane--ok" if same else "output-pane--bad", partial=True)
+                style = self.get_component_rich_style("output-pane--ok" if same else "output-pane--bad")
                 parts.append(Text(mark, style=style))
                 if not same:
                     parts.append(Text(t("output.expected", self.lang), style="dim"))

@@ -51,7 +51,7 @@ class StatusLine(Static):
             return
         self._key = key
         lang = self.lang
-        dim = self.get_component_rich_style("status-line--dim", partial=True)
+        dim = self.get_component_rich_style("status-line--dim")
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(section + "  ")
         text.append(f"{t('status.cell', lang)} ", dim)
@@ -62,8 +62,8 @@ class StatusLine(Static):
         text.append("-" if lr is None else f"{lr:g}")
         text.append(f"  {t('status.cost', lang)} ", dim)
         bad = cost is not None and not math.isfinite(cost)
-        text.append(fmt_cost(cost), self.get_component_rich_style("status-line--error", partial=True) if bad else "")
+        text.append(fmt_cost(cost), self.get_component_rich_style("status-line--error") if bad else "")
         style = "status-line--error" if status == "error" else "status-line--state"
         text.append("  ")
-        text.append(f" {t('status.' + status, lang)} ", self.get_component_rich_style(style, partial=True))
+        text.append(f" {t('status.' + status, lang)} ", self.get_component_rich_style(style))
         self.update(text)

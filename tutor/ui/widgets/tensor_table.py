@@ -95,12 +95,12 @@ class TensorTable(Static):
 
     def _table(self):
         tensors = self._tensors or ()
-        dim = self.get_component_rich_style("tensor-table--dim", partial=True)
+        dim = self.get_component_rich_style("tensor-table--dim")
         if not tensors:
             return Text(t("tensors.none", self.lang), style=dim)
-        header = self.get_component_rich_style("tensor-table--header", partial=True)
-        param = self.get_component_rich_style("tensor-table--param", partial=True)
-        changed = self.get_component_rich_style("tensor-table--changed", partial=True)
+        header = self.get_component_rich_style("tensor-table--header")
+        param = self.get_component_rich_style("tensor-table--param")
+        changed = self.get_component_rich_style("tensor-table--changed")
         table = Table(box=None, padding=(0, 1, 0, 0), expand=True, show_edge=False, header_style=header)
         table.add_column(t("tensors.name", self.lang), no_wrap=True, overflow="ellipsis", max_width=18)
         table.add_column(t("tensors.shape", self.lang), no_wrap=True, overflow="ellipsis", max_width=9)
