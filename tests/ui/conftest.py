@@ -136,7 +136,7 @@ title:
 import torch
 w = torch.tensor([1.0], requires_grad=True)
 lr = 0.001
-for epoch in range(3000):
+for epoch in range(1_000_000):
     cost = ((w * 2 - 4) ** 2).mean()
     cost.backward()
     with torch.no_grad():

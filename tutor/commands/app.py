@@ -32,13 +32,19 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None):
             raise UsageError(f"unknown lesson: {args.lesson}")
     return TutorApp(
         lessons,
-        [str(e) for e in errors],
+        [_relative(str(e), lessons_dir) for e in errors],
         lessons_dir=lessons_dir,
         lang=args.lang,
         open_lesson=open_lesson,
         progress_path=progress_path,
         on_first_frame=on_first_frame,
     )
+
+
+def _relative(message: str, lessons_dir: Path) -> str:
+    """`01-x.md:3: ...` rather than the full path: the picker has 80 columns."""
+    prefix = str(lessons_dir).rstrip("/") + "/"
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def main(args) -> int:

@@ -117,7 +117,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "output.truncated": ("(output truncated)", "(출력 일부 생략)"),
     # lr field
     "lr.label": ("lr", "학습률"),
-    "lr.placeholder": ("learning rate, e.g. 0.01", "학습률, 예: 0.01"),
+    "lr.placeholder": ("lesson's own", "강의 기본값"),
     "lr.applied": ("learning rate {lr} from the next iteration", "다음 반복부터 학습률 {lr}"),
     "lr.cancelled": ("learning rate unchanged", "학습률 그대로"),
     "lr.empty": ("type a number, e.g. 0.01", "숫자를 입력하세요, 예: 0.01"),

@@ -196,6 +196,9 @@ class LessonScreen(Screen):
             return current
         if state.cells_done:
             return state.cells_done[-1]
+        if current is None:  # nothing ran yet: the first cell that will
+            runnable = self.lesson.runnable_cells
+            return runnable[0].index if runnable else None
         return current
 
     def _render_output(self, state: RunState) -> None:

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
@@ -41,10 +41,9 @@ class PickerScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="picker-title")
         with Horizontal(id="picker-body"):
-            with Vertical(id="picker-left"):
-                yield OptionList(id="lesson-list")
-                yield Static("", id="picker-errors")
+            yield OptionList(id="lesson-list")
             yield Static("", id="lesson-summary")
+        yield Static("", id="picker-errors")
         yield Static("", id="picker-legend")
         yield Footer(compact=True, show_command_palette=False)
 

@@ -28,7 +28,7 @@ def _cell_block(cell: Cell, marked: int | None, dark: bool, background: str | No
         line_numbers=True,
         start_line=cell.line,
         highlight_lines={marked} if marked is not None else set(),
-        word_wrap=False,
+        word_wrap=True,  # a learner reads whole lines; 80 columns crop too much
         background_color=background,
     )
     return syntax, n_lines

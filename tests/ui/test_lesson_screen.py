@@ -1,0 +1,288 @@
+"""The lesson screen, driven by its keys at 80x24 with the real engine."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from textual.widgets import Input
+
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.picker import PickerScreen
+from tutor.ui.widgets.cost_plot import CostPlot
+from tutor.ui.widgets.lr_field import LrField
+from tutor.ui.widgets.tensor_table import fmt_number
+
+from .conftest import engine_ready, screen_text, settled, wait_for
+
+
+def reference_w(iterations: int, lr: float = 0.1) -> float:
+    """What the tiny lesson's w is after `iterations` steps, computed by plain torch."""
+    w = torch.tensor([1.0], requires_grad=True)
+    for _ in range(iterations):
+        cost = ((w * 2 - 4) ** 2).mean()
+        cost.backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+            w.grad.zero_()
+    return w.item()
+
+
+async def open_tiny(pilot):
+    await engine_ready(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LessonScreen)
+    return screen
+
+
+async def press_and_settle(pilot, screen, *keys):
+    for key in keys:
+        await pilot.press(key)
+        await wait_for(pilot, lambda: settled(screen), what=f"the runner after {key}")
+
+
+async def test_lesson_opens_with_no_focus_and_shows_code_before_torch(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, LessonScreen)
+        assert app.focused is None
+        text = screen_text(app)
+        assert "w = torch.tensor([1.0]," in text
+        await open_tiny(pilot)
+        assert app.focused is None
+
+
+async def test_n_runs_a_cell_then_one_iteration_and_reveals_expected_output(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        text = screen_text(app)
+        assert "predict it" in text  # expected output hidden before the cell ran
+        assert "ready" not in text.split("output")[-1]
+        await press_and_settle(pilot, screen, "n")
+        state = screen.runner.state
+        assert state.cells_done == (0,)
+        text = screen_text(app)
+        assert "✓ matches the expected output" in text
+        await press_and_settle(pilot, screen, "n", "n", "n")
+        state = screen.runner.state
+        assert state.cell == 1 and state.iteration == 2
+        # The tensor table shows w as plain torch computes it after two steps.
+        assert fmt_number(reference_w(2)) in screen_text(app)
+        assert len(state.costs) == 2
+        status = screen.query_one("#status").render().plain
+        assert "cell 1" in status and "iter 2" in status and "paused" in status
+
+
+async def test_s_steps_one_statement(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "s")
+        first = screen.runner.state.line
+        await press_and_settle(pilot, screen, "s")
+        second = screen.runner.state.line
+        assert first is not None and second == first + 1
+        assert f"❱ {second}" in screen_text(app).replace("  ", " ")
+
+
+async def test_space_runs_to_done_and_marks_the_lesson_finished(make_app, progress_path):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "done", what="done")
+        await wait_for(pilot, lambda: settled(screen))
+        state = screen.runner.state
+        assert state.finished and len(state.costs) == 5
+        assert "done" in screen.query_one("#status").render().plain
+        assert "Lesson finished" in screen_text(app)
+        await pilot.press("q")
+        assert isinstance(app.screen, PickerScreen)
+        tiny = next(line for line in screen_text(app).splitlines() if "Tiny fit" in line)
+        assert "✓" in tiny and "▶" in tiny
+    data = json.loads(progress_path.read_text())
+    assert data["lessons"]["tiny-fit"]["finished"] is True
+    assert data["last_lesson"] == "tiny-fit"
+
+
+async def test_space_pauses_a_free_run_and_keys_stay_responsive(make_app, lessons_dir):
+    from .conftest import LONG
+
+    (lessons_dir / "04-long.md").write_text(LONG, encoding="utf-8")
+    app = make_app(lesson="long-run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(screen.runner.state.costs) > 5, what="some iterations")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "paused", what="pause")
+        assert 0 < len(screen.runner.state.costs) < 1_000_000
+        await pilot.press("l")  # still responsive, still paused where it was
+        assert app.lang == "ko"
+        assert screen.runner.state.status == "paused"
+
+
+async def test_r_resets_keeps_lr_and_keeps_the_previous_curve(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n", "n", "n", "n")
+        assert screen.runner.state.costs
+        await pilot.press("e")
+        await pilot.press(*"0.05", "enter")
+        await press_and_settle(pilot, screen, "r")
+        state = screen.runner.state
+        assert state.status == "idle" and not state.costs
+        assert state.lr_override == 0.05
+        runs = app.previous_runs["tiny-fit"]
+        assert len(runs) == 1 and runs[0].lr_label == "lr=0.1"
+        assert "lr=0.1" in screen.query_one(CostPlot).render().plain
+        await pilot.press("c")
+        assert "tiny-fit" not in app.previous_runs
+
+
+async def test_e_applies_a_good_lr_and_returns_focus(make_app, progress_path):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n", "n")
+        await pilot.press("e")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"0.2", "enter")
+        assert app.focused is None
+        assert screen.runner.state.lr_override == 0.2
+        await press_and_settle(pilot, screen, "n", "n")
+        assert screen.runner.state.lr == 0.2
+        # the field's own keys do not leak: n after the edit steps again
+        before = len(screen.runner.state.costs)
+        await press_and_settle(pilot, screen, "n")
+        assert len(screen.runner.state.costs) == before + 1
+        await pilot.press("q")
+    assert json.loads(progress_path.read_text())["lessons"]["tiny-fit"]["lr_history"] == [0.2]
+
+
+async def test_e_refuses_bad_values_and_escape_cancels(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        field = screen.query_one(LrField)
+        for bad, words in [
+            ("abc", "not a number"), ("0", "greater than 0"), ("-1", "greater than 0"),
+            ("nan", "finite"), ("inf", "finite"), ("1e400", "finite"), ("0x10", "not a number"),
+            ("학습률", "not a number"), ("", "type a number"),
+        ]:
+            await pilot.press("e")
+            await pilot.press("backspace", *bad, "enter")
+            assert words in field.query_one("#lr-message").render().plain, bad
+            assert isinstance(app.focused, Input)  # still editing: fix it or escape
+            assert screen.runner.state.lr_override is None
+            await pilot.press("escape")
+            assert app.focused is None
+            assert isinstance(app.screen, LessonScreen)  # escape left the field, not the lesson
+        assert screen.runner.state.lr_override is None
+
+
+async def test_brackets_move_between_sections_and_h_shows_a_hint(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        assert screen.section == 0
+        await pilot.press("right_square_bracket")
+        assert screen.section == 1 and "Setup" in screen_text(app)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert screen.section == 2 and "Five steps" in screen_text(app)
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        assert "Watch the grad column." in screen_text(app)
+        await pilot.press("left_square_bracket")
+        assert screen.section == 1
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert screen.section == 0
+
+
+async def test_l_switches_language_live_without_losing_the_position(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n", "n", "n")
+        before = screen.runner.state
+        await pilot.press("l")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "훈련" in text and "기울기" in text and "멈춤" in text
+        assert "다음" in text  # footer label
+        assert screen.runner.state.pause_index == before.pause_index
+        await pilot.press("l")
+        await pilot.pause(0.1)
+        assert "Train" in screen_text(app)
+
+
+async def test_g_toggles_log_scale(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n", "n", "n", "n")
+        plot = screen.query_one(CostPlot)
+        assert not plot.log_scale
+        await pilot.press("g")
+        assert plot.log_scale and "[log]" in plot.render().plain
+        await pilot.press("g")
+        assert not plot.log_scale
+
+
+async def test_question_mark_lists_every_lesson_key(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for binding in LessonScreen.BINDINGS:
+            from tutor.ui.i18n import t
+
+            assert t("describe." + binding.id, "en") in text
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, LessonScreen)
+
+
+async def test_escape_goes_back_and_remembers_the_position(make_app, progress_path):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n", "n")
+        await pilot.press("escape")
+        assert isinstance(app.screen, PickerScreen)
+    data = json.loads(progress_path.read_text())
+    assert data["lessons"]["tiny-fit"]["position"] == {"section": 2, "cell": 1}
+
+
+async def test_error_is_shown_with_its_line_and_r_recovers(make_app):
+    app = make_app(lesson="broken")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n")
+        state = screen.runner.state
+        assert state.status == "error"
+        line = state.error.line
+        assert screen.lesson.cells[0].line + 1 == line  # `y = x / 0`
+        text = screen_text(app)
+        assert "ZeroDivisionError" in text and f"02-broken.md:{line}" in text
+        assert "error" in screen.query_one("#status").render().plain
+        await press_and_settle(pilot, screen, "r")
+        assert screen.runner.state.status == "idle"
+        assert "ZeroDivisionError" not in screen_text(app)
+
+
+async def test_non_finite_cost_stops_and_shows_the_hint(make_app):
+    app = make_app(lesson="diverge")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.hint is not None, what="the hint")
+        await wait_for(pilot, lambda: settled(screen))
+        assert screen.runner.state.status != "running"
+        assert "learning rate is probably too large" in screen_text(app)
+        await pilot.press("l")
+        await pilot.pause(0.1)
+        assert "학습률이 너무 큰" in screen_text(app)

@@ -1,0 +1,38 @@
+"""Snapshot tests at 80x24: the picker and a lesson mid-training, in Korean and English.
+
+Deterministic: the lesson snapshots are taken with the runner paused and the screen
+showing its latest state (no timing-dependent text). Regenerate with
+`pytest tests/ui/test_snapshots.py --snapshot-update` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.progress import Progress
+
+from .conftest import engine_ready, settled, wait_for
+
+SIZE = (80, 24)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_picker_snapshot(snap_compare, make_app, progress_path, lang):
+    progress = Progress.load(progress_path)
+    progress.mark_finished("tiny-fit")
+    progress.set_position("broken", 1, 0)
+    progress.save()
+    assert snap_compare(make_app(lang=lang), terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_lesson_mid_training_snapshot(snap_compare, make_app, lang):
+    async def run_before(pilot) -> None:
+        await engine_ready(pilot)
+        screen = pilot.app.screen
+        for key in ("n", "n", "n", "n", "s", "s"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: settled(screen), what=key)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(lesson="tiny-fit", lang=lang), terminal_size=SIZE, run_before=run_before)

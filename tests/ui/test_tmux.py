@@ -1,0 +1,113 @@
+"""The real `tutor` command in a real 80x24 terminal (tmux, TERM=xterm-256color).
+
+Opens a lesson from the picker, steps, changes the learning rate, reads the screen
+with `capture-pane -p` and checks the text a learner would read. tmux runs on a
+socket of its own and its server is killed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+TUTOR = Path(sys.executable).parent / "tutor"
+
+
+class Tmux:
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.socket = f"tutor-test-{uuid.uuid4().hex[:8]}"
+        line = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        line = f"env {line} {' '.join(shlex.quote(c) for c in command)}"
+        self.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "80", "-y", "24", line)
+        self.run("set-option", "-t", "t", "remain-on-exit", "on")
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, check=True
+        )
+        return out.stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "t")
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.run("send-keys", "-t", "t", key)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "t", "-l", text)
+
+    def wait_for(self, predicate, timeout: float = 30.0, what: str = "") -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
+
+    def wait_text(self, text: str, timeout: float = 30.0) -> str:
+        return self.wait_for(lambda s: text in s, timeout, repr(text))
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+def test_tutor_in_tmux_steps_and_changes_lr(lessons_dir, tmp_path):
+    env = {
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+    }
+    term = Tmux([str(TUTOR), "--lessons", str(lessons_dir)], env)
+    try:
+        term.wait_text("Tiny fit")
+        term.press("Enter")
+        term.wait_text("w = torch.tensor([1.0],")
+        term.wait_for(lambda s: "ready" in s.splitlines()[0], what="torch loaded")
+        term.press("n")
+        term.wait_text("✓ matches the expected output")
+        term.press("n", "n", "n")
+        screen = term.wait_text("iter 2")
+        assert "paused" in screen.splitlines()[0]
+        assert "lr 0.1" in screen.splitlines()[0]
+        term.press("e")
+        term.type("abc")
+        term.press("Enter")
+        term.wait_text("not a number: abc")
+        term.press("BSpace", "BSpace", "BSpace")
+        term.type("0.05")
+        term.press("Enter")
+        term.wait_text("learning rate 0.05 from the next iteration")
+        term.press("n")
+        screen = term.wait_text("iter 3")
+        status = screen.splitlines()[0]
+        assert "lr 0.05" in status
+        # the tensor table and the plot are there, and nothing runs past 80 columns
+        assert "grad" in screen and "━ now lr=0.1→0.05" in screen
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+        term.press("l")
+        term.wait_text("기울기")
+        term.press("q")
+        term.wait_text("작은 학습")
+        term.press("q")
+        term.wait_for(lambda s: "Pane is dead" in s or "exited" in s.lower(), 20, "exit")
+    finally:
+        term.kill()
