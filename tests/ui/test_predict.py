@@ -104,6 +104,15 @@ def test_result_numbers_within_tolerance_match() -> None:
     assert "✓ Your prediction matches" in text
 
 
+def test_result_follows_the_check_rules_for_blank_lines_and_spacing() -> None:
+    prediction = "tensor([1., -2.])\n\nloss 3\n"
+    actual = "tensor([ 1., -2.])\nloss 3.00001\n"
+    text = as_text(prediction_result(prediction, actual, "en"))
+    assert "✓ Your prediction matches" in text
+    assert "✗" not in text  # the blank line is not a row of its own
+    assert "✗ The output differs" in as_text(prediction_result("loss 3\n", "cost 3\n", "en"))
+
+
 def test_result_before_the_cell_ran_shows_only_the_prediction() -> None:
     text = as_text(prediction_result("42\n", None, "en"))
     assert "has not run yet" in text and "42" in text and "✓" not in text and "✗" not in text

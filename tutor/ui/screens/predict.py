@@ -10,8 +10,8 @@ Two parts, used by the lesson screen for a cell that has an ```output block:
 - `prediction_result(prediction, actual, lang)` (a Rich renderable) and the
   `PredictionResult` widget around it, shown once the cell ran: a ✓/✗ verdict and
   the prediction beside the actual output, line by line, each row marked. Matching
-  is `tutor.engine.compare.outputs_match`, the same rule as `tutor check --run`
-  (whitespace-normalised lines, numbers within 1e-4).
+  is `tutor.engine.compare`'s, the same rule as `tutor check --run` (blank lines
+  and whitespace ignored, numbers within 1e-4), so rows pair non-blank lines.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TextArea
 
-from tutor.engine.compare import outputs_match
+from tutor.engine.compare import compare_output, lines_match
 from tutor.engine.lesson import Cell
 from tutor.ui.screens.edit_cell import localize_footer
 
@@ -65,8 +65,13 @@ def _t(lang: str, key: str, **values: object) -> str:
     return STRINGS.get(lang, STRINGS["en"])[key].format(**values)
 
 
+def outputs_match(expected: str, got: str) -> bool:
+    return compare_output(expected, got) is None
+
+
 def _lines(text: str) -> list[str]:
-    return text.rstrip("\n").split("\n") if text.strip() else []
+    """Non-blank lines, as the comparison pairs them."""
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def prediction_result(prediction: str, actual: str | None, lang: str = "en") -> RenderableType:
@@ -77,7 +82,7 @@ def prediction_result(prediction: str, actual: str | None, lang: str = "en") -> 
     if actual is None:
         return Group(
             RichText(_t(lang, "waiting"), style="bold"),
-            RichText("\n".join(_lines(prediction))),
+            RichText(prediction.rstrip("\n")),
         )
     matched = outputs_match(prediction, actual)
     verdict = RichText(
@@ -89,7 +94,7 @@ def prediction_result(prediction: str, actual: str | None, lang: str = "en") -> 
     table.add_column(_t(lang, "prediction"), ratio=1, overflow="fold")
     table.add_column(_t(lang, "actual"), ratio=1, overflow="fold")
     for guess, got in zip_longest(_lines(prediction), _lines(actual), fillvalue=None):
-        same = guess is not None and got is not None and outputs_match(guess, got)
+        same = guess is not None and got is not None and lines_match(guess, got)
         table.add_row(
             RichText("✓", style="green") if same else RichText("✗", style="red"),
             RichText(guess if guess is not None else "", style="" if same else "yellow"),
