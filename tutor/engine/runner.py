@@ -45,6 +45,12 @@ PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
 TRUNCATION_NOTE = "[... earlier output truncated ...]\n"
 CANCEL_TIMEOUT = 1.0
+# torch's intra-op threads while lesson code runs (process-wide; None: leave as is).
+# Lesson tensors are tiny, and with 2 OpenMP threads a 1000-epoch loop ran 1.4-1.7x
+# slower in a worker thread than in the main thread (measured, bench/overhead.py);
+# with 1 thread it runs as fast as in the main thread, and a shared host running
+# many learners' sessions is not kept busy by spinning OpenMP workers.
+TORCH_THREADS = 1
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -155,6 +161,9 @@ class _Run:
 
         self._tensor_cls = torch.Tensor
         self._optimizer_cls = torch.optim.Optimizer
+        threads = self.runner._torch_threads
+        if threads and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         self.ns = self._namespace()
         seed = self.lesson.seed
         torch.manual_seed(seed)
@@ -502,8 +511,10 @@ class Runner:
         lr_override: float | None = None,
         on_event: Callable[[ev.Event], None] | None = None,
         record_every_iteration: bool = False,
+        torch_threads: int | None = TORCH_THREADS,
     ) -> None:
         self.lesson = lesson
+        self._torch_threads = torch_threads
         self._override = check_lr(lr_override)
         self._on_event = on_event
         self._record_every_iteration = record_every_iteration

@@ -1,0 +1,143 @@
+"""What running through the engine costs: a 1000-epoch loop bare vs stepped engine.
+
+The loop is seed 003's softmax classifier trained by hand (x_train 8x4, W zeros
+4x3, b zeros, SGD lr 0.1, cross entropy written out). Bare: the same source
+compiled normally and exec'd in this thread. Engine: the same source as a lesson
+file, run freely by a `Runner` in its worker thread (pause points counted and
+checked, iterations recorded, state published every ~30 ms with a tensor
+snapshot), timed from `run()` until the run is done. Repetitions alternate so both
+see the same machine load; the ratio is median engine / median bare.
+Target: overhead ratio <= 1.3.
+
+    .venv/bin/python bench/overhead.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SETUP = """\
+import torch
+import torch.nn.functional as F
+import torch.optim as optim
+
+x_train = torch.FloatTensor([[1, 2, 1, 1], [2, 1, 3, 2], [3, 1, 3, 4], [4, 1, 5, 5],
+                             [1, 7, 5, 5], [1, 2, 5, 6], [1, 6, 6, 6], [1, 7, 7, 7]])
+y_train = torch.LongTensor([2, 2, 2, 1, 1, 1, 0, 0])
+"""
+
+TRAIN = """\
+W = torch.zeros((4, 3), requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+optimizer = optim.SGD([W, b], lr=0.1)
+
+nb_epochs = 1000
+for epoch in range(nb_epochs + 1):
+    hypothesis = F.softmax(x_train.matmul(W) + b, dim=1)
+    y_one_hot = torch.zeros_like(hypothesis)
+    y_one_hot.scatter_(1, y_train.unsqueeze(1), 1)
+    cost = (y_one_hot * -torch.log(hypothesis)).sum(dim=1).mean()
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+    if epoch % 100 == 0:
+        print('Epoch {:4d}/{} Cost: {:.6f}'.format(epoch, nb_epochs, cost.item()))
+"""
+
+LESSON = f"""\
+---
+id: bench-overhead
+title:
+  en: Overhead benchmark
+  ko: 오버헤드 벤치마크
+---
+
+## Softmax | 소프트맥스
+
+```python
+{SETUP}```
+
+```python
+{TRAIN}```
+"""
+
+
+def write_lesson(directory: Path) -> Path:
+    path = directory / "01-bench-overhead.md"
+    path.write_text(LESSON, encoding="utf-8")
+    return path
+
+
+def load(path: Path):
+    """The lesson through the real loader."""
+    from tutor.engine.loader import load_lesson
+
+    return load_lesson(path)
+
+
+def bare(quiet: bool = True) -> float:
+    namespace: dict = {"print": (lambda *a, **k: None) if quiet else print}
+    exec(compile(SETUP, "setup", "exec"), namespace)
+    code = compile(TRAIN, "train", "exec")
+    start = time.perf_counter()
+    exec(code, namespace)
+    return time.perf_counter() - start
+
+
+def engine(lesson) -> float:
+    """Free run of the training cell only: the setup cell first, then time the rest."""
+    from tutor.engine.runner import Runner
+
+    runner = Runner(lesson)
+    try:
+        runner.next()  # runs the setup cell, waits at its end
+        runner.wait(30)
+        start = time.perf_counter()
+        runner.run()
+        state = runner.wait(60)
+        elapsed = time.perf_counter() - start
+        assert state.status == "done", state.error
+        assert len(state.costs) == 1001
+        return elapsed
+    finally:
+        runner.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+    import torch
+
+    from tutor.engine.runner import TORCH_THREADS
+
+    # The engine runs lesson code with TORCH_THREADS intra-op threads; give the bare
+    # run the same, so the ratio measures the engine and not OpenMP.
+    if TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
+    with tempfile.TemporaryDirectory() as tmp:
+        lesson = load(write_lesson(Path(tmp)))
+        bare()  # warm up torch's kernels and allocator
+        engine(lesson)
+        bare_times, engine_times = [], []
+        for _ in range(args.repeat):
+            bare_times.append(bare())
+            engine_times.append(engine(lesson))
+    b, e = statistics.median(bare_times), statistics.median(engine_times)
+    print(f"torch threads: {torch.get_num_threads()}")
+    print(f"bare:   median {b * 1000:.1f} ms over {args.repeat} runs of 1001 epochs")
+    print(f"engine: median {e * 1000:.1f} ms (free run in the worker thread)")
+    print(f"overhead ratio: {e / b:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
