@@ -44,3 +44,27 @@ def test_missing_and_extra_lines():
     extra = compare_output("a\n", "a\nb\n")
     assert (extra.index, extra.expected, extra.got) == (1, None, "b")
     assert compare_output("", "") is None
+
+
+def test_run_and_compare_reports_the_output_block_of_a_mismatching_cell(make_lesson):
+    from tutor.engine.run_check import run_and_compare
+
+    lesson = make_lesson([
+        ("import torch\nprint(torch.tensor([1.0, 2.0]) / 3)\n", "tensor([0.3333, 0.6667])"),
+        ("for i in range(3):\n    print('step', i)\n", "step 0\nstep 1\nstep 3"),
+        ("x = 7\nx\n", "7"),
+    ])
+    problems = run_and_compare(lesson)
+    assert len(problems) == 1
+    problem = problems[0]
+    assert problem.path == lesson.path and problem.line == lesson.cells[1].expected.line
+    assert "expected 'step 3', got 'step 2'" in problem.message
+    assert lesson.path.read_text().splitlines()[problem.line - 1] == "```output"
+
+
+def test_run_and_compare_reports_an_exception_and_skips_cells_that_never_ran(make_lesson):
+    from tutor.engine.run_check import run_and_compare
+
+    lesson = make_lesson([("print('a')\n", "a"), ("x = 1\nraise KeyError('k')\n", "never"), ("print('b')\n", "c")])
+    problems = run_and_compare(lesson)
+    assert [(p.line, p.message) for p in problems] == [(lesson.cells[1].line + 1, "KeyError: 'k'")]

@@ -1,0 +1,84 @@
+"""`tutor run LESSON [--lr X] [--jsonl]`: run a lesson headless (design §3).
+
+Plain mode prints exactly what the lesson's code prints, nothing else; an exception
+in lesson code is one line on stderr, `PATH:LINE: Type: message`, exit 1. With
+`--jsonl` every runner event is one JSON object per line on stdout instead (see
+`tutor.engine.jsonl`), iteration events with a tensor snapshot each.
+Bad input (an unknown lesson, an unreadable file, an `--lr` that is not a positive
+finite number) is one line and exit 2, before any lesson code runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+from tutor.cli import UsageError
+
+
+def parse_lr(text: str | None) -> float | None:
+    """`--lr` as a positive finite float (None when not given)."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--lr must be a positive number, not {text!r}")
+    return value
+
+
+def load(ref: str, lessons: str | None):
+    from tutor.engine import loader
+
+    lessons_dir = Path(lessons) if lessons else loader.bundled_lessons_dir()
+    try:
+        lesson = loader.find_lesson(ref, lessons_dir)
+    except loader.LessonError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{ref}: {exc.strerror or exc}") from None
+    if lesson is None:
+        raise UsageError(f"unknown lesson: {ref}")
+    return lesson
+
+
+def _one_line(message: str) -> str:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def main(args) -> int:
+    lr = parse_lr(args.lr)
+    lesson = load(args.lesson, args.lessons)
+
+    from tutor.engine import events as ev
+    from tutor.engine.jsonl import dumps
+    from tutor.engine.runner import Runner
+
+    out = sys.stdout
+    if args.jsonl:
+        def on_event(event) -> None:
+            out.write(dumps(event) + "\n")
+    else:
+        def on_event(event) -> None:
+            if isinstance(event, ev.Output):
+                out.write(event.text)
+
+    runner = Runner(lesson, lr_override=lr, on_event=on_event, record_every_iteration=args.jsonl)
+    try:
+        state = runner.run_to_end()
+        out.flush()
+    except BrokenPipeError:  # `tutor run x | head`: the reader has gone, so stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        return 0
+    if state.error is not None:
+        if not args.jsonl:
+            error = state.error
+            print(f"{lesson.path}:{error.line}: {error.type}: {_one_line(error.message)}", file=sys.stderr)
+        return 1
+    return 0
