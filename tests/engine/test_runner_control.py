@@ -133,7 +133,9 @@ def test_two_runs_are_identical(make_lesson):
                           (torch.randn(3, 2), torch.rand(4, 3))[1])
 
 
-def test_goto_replays_to_the_same_tensors_as_stepping_forward(make_lesson):
+@pytest.mark.parametrize("history", [0, 512], ids=["replay-only", "with-history"])
+def test_goto_replays_to_the_same_tensors_as_stepping_forward(make_lesson, monkeypatch, history):
+    monkeypatch.setattr(runner_mod, "HISTORY_SIZE", history)
     lesson = make_lesson(RANDOM_LESSON, seed=5)
     runner = Runner(lesson)
     forward = []
@@ -147,7 +149,10 @@ def test_goto_replays_to_the_same_tensors_as_stepping_forward(make_lesson):
         assert len(forward) > 10
         for k in (len(forward) - 1, 7, 0, len(forward) - 2):
             runner.goto(k)
+            if history:  # shown at once from the history, the replay catches up behind it
+                assert runner.state.pause_index == k
             replayed = runner.wait(TIMEOUT)
+            assert runner._run.suspended and runner._run.points == k + 1  # the worker really is at k
             assert replayed.status == "paused"
             assert replayed.pause_index == k
             expected = forward[k]
@@ -272,3 +277,26 @@ def test_break_and_continue_record_each_iteration_once(make_lesson):
     state = Runner(lesson).run_to_end()
     assert [(c.iteration, c.cost) for c in state.costs] == [(i, float(i)) for i in range(5)]
     assert [c.step for c in state.costs] == list(range(5))
+
+
+def test_history_is_dropped_when_the_override_changes(make_lesson):
+    lesson = make_lesson(["import torch\nlr = 0.5\nW = torch.ones(1)\nfor i in range(5):\n    W = W - lr\n"])
+    runner = Runner(lesson)
+    try:
+        for _ in range(7):
+            runner.step()
+            runner.wait(TIMEOUT)
+        before = runner.state
+        runner.set_lr(0.25)
+        assert not runner._history
+        runner.goto(before.pause_index - 1)
+        state = runner.wait(TIMEOUT)
+        assert state.pause_index == before.pause_index - 1
+        assert state.lr_override == 0.25
+    finally:
+        runner.close()
+    assert state.iteration == 1
+    W = 1.0
+    for _ in range(state.iteration):  # the replay used the new override from the start
+        W -= 0.25
+    assert by_name(state.tensors)["W"].value == [W]

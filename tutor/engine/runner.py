@@ -12,9 +12,15 @@ Pause points are numbered in the order they are reached (0, 1, 2, ...): statemen
 points, iteration points, and the end of every runnable cell but the last one.
 Runs are deterministic (torch and `random` are seeded before the first cell), so
 `goto(k)` reaches point k again by replaying from a fresh namespace, publishing
-nothing until it gets there. `state.pause_index` is the number of the point the
-worker waits at; in `done`/`error` it is the number of points passed; in `idle`
-it is -1. Step back is `goto(state.pause_index - 1)`.
+nothing until it gets there. Because replay is exact, the runner also keeps the last
+HISTORY_SIZE paused states: when k is among them, goto(k) shows it at once and the
+replay catches up in the background, quietly (commands given meanwhile wait for
+it). States from a run whose lr override changed midway are not kept, and a new
+override empties the history, since a replay uses one override from the start.
+
+`state.pause_index` is the number of the point the worker waits at; in
+`done`/`error` it is the number of points passed; in `idle` it is -1. Step back is
+`goto(state.pause_index - 1)`.
 
 Each run lives in its own `_Run` object, so a worker that ignores cancellation
 (stuck inside a long C call) can never write into the next run's state.
@@ -31,6 +37,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -51,6 +58,7 @@ CANCEL_TIMEOUT = 1.0
 # with 1 thread it runs as fast as in the main thread, and a shared host running
 # many learners' sessions is not kept busy by spinning OpenMP workers.
 TORCH_THREADS = 1
+HISTORY_SIZE = 512  # paused states kept for an instant step back
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -129,6 +137,11 @@ class _Run:
         self.thread: threading.Thread | None = None
         self.emit_error: BaseException | None = None
         self.ended = False
+        # goto() already showed the target's state from the history: arrive quietly.
+        self.silent_arrival = False
+        # The override changed during this run: its later states are not what a replay
+        # (with one override from the start) gives, so they stay out of the history.
+        self.tainted = False
 
         self.ns: dict[str, Any] = {}
         self.points = 0
@@ -440,8 +453,10 @@ class _Run:
         """Publish the state at pause point `index` and wait for a command."""
         self.stop_soon = False
         with self.cv:
+            silent = False
             if self.replaying:
                 self.replaying = False
+                silent = self.silent_arrival
                 if self.pending_mode is not None:
                     self.mode, self.pending_mode = self.pending_mode, None
                     if self.mode != STMT:
@@ -449,7 +464,12 @@ class _Run:
                 else:
                     self.mode = STMT
             self.status = "paused"
-            self.publish(snapshot=True, index=index)
+            if silent:  # the runner already shows this point (from its history)
+                self.runner._snapshotter.take(self.ns)  # "changed since" counts from here
+            else:
+                self.publish(snapshot=True, index=index)
+                if not self.tainted:
+                    self.runner._remember(self.runner.state)
             self.suspended = True
             self.cv.notify_all()  # wake Runner.wait()
             while not self.resume and not self.cancel:
@@ -521,6 +541,8 @@ class Runner:
         self._lock = threading.RLock()
         self._cells: dict[int, InstrumentedCell | SyntaxError] = {}
         self._run: _Run | None = None
+        self._history: OrderedDict[int, RunState] = OrderedDict()
+        self._history_lock = threading.Lock()
         self._snapshotter_obj: Any = None  # created on the worker: it imports torch
         self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
@@ -625,7 +647,8 @@ class Runner:
         """Cancel, forget the namespace; the next command starts from cell 0."""
         with self._lock:
             self._stop()
-            self._snapshotter.forget()
+            if self._snapshotter_obj is not None:
+                self._snapshotter_obj.forget()
             self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
     def goto(self, k: int) -> None:
@@ -635,16 +658,35 @@ class Runner:
                 self.reset()
                 return
             self._stop()
-            self._start(_Run(self, GOTO, target=k))
+            run = _Run(self, GOTO, target=k)
+            with self._history_lock:
+                known = self._history.get(k)
+            if known is not None:
+                run.silent_arrival = True
+                self.state = replace(known, lr_override=self._override)
+            self._start(run)
+
+    def _remember(self, state: RunState) -> None:
+        """Keep a paused state for an instant goto() (bounded; oldest dropped)."""
+        with self._history_lock:  # not self._lock: that one is held while joining the worker
+            history = self._history
+            history[state.pause_index] = state
+            history.move_to_end(state.pause_index)
+            while len(history) > HISTORY_SIZE:
+                history.popitem(last=False)
 
     def set_lr(self, value: float | None) -> None:
         """The learner's learning rate (None: the lesson's own), from the next pause point."""
         value = check_lr(value)
         with self._lock:
+            if value != self._override:
+                with self._history_lock:
+                    self._history.clear()
             self._override = value
             run = self._run
             if run is not None:
                 run.lr_active = True  # the worker applies (or restores) at its next pause point
+                run.tainted = True
             state = self.state
             self.state = replace(state, lr_override=value, lr=value if value is not None else state.lr)
 
