@@ -1,8 +1,8 @@
 """The Textual app: a lesson picker and lesson screens over the engine.
 
 First frame before torch: nothing imported at module level here touches torch.
-After the first frame is painted, a thread worker imports `tutor.engine.runner`
-(and with it torch, 1-2 s); lesson screens show "loading torch…" until
+After the first frame is painted, a thread worker imports torch and the engine
+(1-2 s); lesson screens show "loading torch…" until
 `engine_ready` turns true, then create their Runner.
 
 App-wide state lives here: the language (`l` switches it live on every screen),
@@ -83,8 +83,14 @@ class TutorApp(App):
 
     @work(thread=True, exclusive=True, group="engine")
     def _load_engine(self) -> None:
-        """Import the runner (and torch) off the UI thread, after the first frame."""
+        """Import torch and the engine off the UI thread, after the first frame.
+
+        The runner itself imports torch only when a lesson starts; importing it
+        here means the learner's first `n` does not wait 2 s for torch."""
         try:
+            import torch  # noqa: F401
+
+            import tutor.engine.snapshot  # noqa: F401
             from tutor.engine.runner import Runner
         except Exception as exc:  # a broken torch install: say so, keep the app usable
             self.call_from_thread(self._engine_failed, f"{type(exc).__name__}: {exc}")
