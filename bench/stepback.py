@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             overhead.bare()
             for _ in range(args.repeat):
                 bare.append(overhead.bare())
-                runner._history.clear()  # force a real replay
+                runner.clear_history()  # force a real replay
                 start = time.perf_counter()
                 runner.goto(at - 1)
                 state = runner.wait(60)

@@ -300,3 +300,25 @@ def test_history_is_dropped_when_the_override_changes(make_lesson):
     for _ in range(state.iteration):  # the replay used the new override from the start
         W -= 0.25
     assert by_name(state.tensors)["W"].value == [W]
+
+
+def test_history_is_bounded_by_its_output_size(make_lesson, monkeypatch):
+    monkeypatch.setattr(runner_mod, "HISTORY_OUTPUT_CHARS", 1000)
+    lesson = make_lesson(["for i in range(30):\n    print('x' * 9)\n"])
+    runner = Runner(lesson)
+    try:
+        for _ in range(25):
+            runner.step()
+            assert runner.wait(TIMEOUT).status == "paused"
+        assert 2 < len(runner._history) < 10  # each state holds ~200 characters by now
+        assert runner._history_chars <= 1000
+        kept = sorted(runner._history)
+        assert kept == list(range(kept[0], kept[-1] + 1))  # the most recent ones
+        assert kept[-1] == runner.state.pause_index
+    finally:
+        runner.close()
+
+
+def test_input_is_refused(make_lesson):
+    state = Runner(make_lesson(["name = input('?')\n"])).run_to_end()
+    assert state.error.type == "RuntimeError" and "input()" in state.error.message

@@ -59,6 +59,7 @@ CANCEL_TIMEOUT = 1.0
 # many learners' sessions is not kept busy by spinning OpenMP workers.
 TORCH_THREADS = 1
 HISTORY_SIZE = 512  # paused states kept for an instant step back
+HISTORY_OUTPUT_CHARS = 8_000_000  # ...as long as their outputs stay within this many characters
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -93,9 +94,11 @@ class _Capture:
     def __init__(self) -> None:
         self._chunks: list[str] = []
         self._size = 0
+        self._text: str | None = None  # text() until the next write
         self.truncated = False
 
     def write(self, text: str) -> None:
+        self._text = None
         self._chunks.append(text)
         self._size += len(text)
         if self._size > 2 * OUTPUT_CAP:  # trim now and then: amortised O(1) per write
@@ -110,10 +113,12 @@ class _Capture:
         self._size = len(joined)
 
     def text(self) -> str:
-        if self._size > OUTPUT_CAP:
-            self._trim()
-        joined = "".join(self._chunks)
-        return TRUNCATION_NOTE + joined if self.truncated else joined
+        if self._text is None:
+            if self._size > OUTPUT_CAP:
+                self._trim()
+            joined = "".join(self._chunks)
+            self._text = TRUNCATION_NOTE + joined if self.truncated else joined
+        return self._text
 
 
 class _Run:
@@ -211,6 +216,7 @@ class _Run:
     def _namespace(self) -> dict[str, Any]:
         own_builtins = dict(builtins.__dict__)
         own_builtins["print"] = self._print
+        own_builtins["input"] = _no_input
         return {
             "__name__": "__main__",
             "__builtins__": own_builtins,
@@ -255,7 +261,7 @@ class _Run:
 
     def emit(self, event: ev.Event) -> None:
         handler = self.runner._on_event
-        if handler is None or self.replaying:
+        if handler is None or self.replaying or self.runner._run is not self:
             return
         try:
             handler(event)
@@ -518,6 +524,11 @@ class _Run:
         self.last_publish = time.monotonic()
 
 
+def _no_input(prompt: object = "") -> str:
+    """Lesson code has no keyboard: the terminal belongs to the app."""
+    raise RuntimeError("input() is not available in a lesson")
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -541,7 +552,8 @@ class Runner:
         self._lock = threading.RLock()
         self._cells: dict[int, InstrumentedCell | SyntaxError] = {}
         self._run: _Run | None = None
-        self._history: OrderedDict[int, RunState] = OrderedDict()
+        self._history: OrderedDict[int, tuple[RunState, int]] = OrderedDict()  # state, output chars
+        self._history_chars = 0
         self._history_lock = threading.Lock()
         self._snapshotter_obj: Any = None  # created on the worker: it imports torch
         self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
@@ -663,25 +675,35 @@ class Runner:
                 known = self._history.get(k)
             if known is not None:
                 run.silent_arrival = True
-                self.state = replace(known, lr_override=self._override)
+                self.state = replace(known[0], lr_override=self._override)
             self._start(run)
+
+    def clear_history(self) -> None:
+        """Forget the paused states kept for goto() (the next goto replays)."""
+        with self._history_lock:
+            self._history.clear()
+            self._history_chars = 0
 
     def _remember(self, state: RunState) -> None:
         """Keep a paused state for an instant goto() (bounded; oldest dropped)."""
+        size = sum(len(text) for text in state.outputs.values())
         with self._history_lock:  # not self._lock: that one is held while joining the worker
             history = self._history
-            history[state.pause_index] = state
-            history.move_to_end(state.pause_index)
-            while len(history) > HISTORY_SIZE:
-                history.popitem(last=False)
+            old = history.pop(state.pause_index, None)
+            if old is not None:
+                self._history_chars -= old[1]
+            history[state.pause_index] = (state, size)
+            self._history_chars += size
+            while history and (len(history) > HISTORY_SIZE or self._history_chars > HISTORY_OUTPUT_CHARS):
+                _, (_, dropped) = history.popitem(last=False)
+                self._history_chars -= dropped
 
     def set_lr(self, value: float | None) -> None:
         """The learner's learning rate (None: the lesson's own), from the next pause point."""
         value = check_lr(value)
         with self._lock:
             if value != self._override:
-                with self._history_lock:
-                    self._history.clear()
+                self.clear_history()
             self._override = value
             run = self._run
             if run is not None:
@@ -707,7 +729,7 @@ class Runner:
         if thread is None or thread is threading.current_thread():
             return
         thread.join(CANCEL_TIMEOUT / 2)
-        if thread.is_alive() and thread.ident is not None:
+        if thread.is_alive() and not run.ended and thread.ident is not None:
             # Stuck in a loop that has no pause point (e.g. inside a function): raise
             # the cancellation in that thread at its next bytecode.
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Cancelled))
