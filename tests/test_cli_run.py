@@ -1,0 +1,170 @@
+"""`tutor run`: plain output, JSON lines, errors and bad input (design §3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tutor.cli import main
+
+LESSON = """\
+---
+id: tiny-gd
+title:
+  en: Tiny gradient descent
+  ko: 작은 경사 하강법
+---
+
+## Data | 데이터
+
+```python
+import torch
+x_train = torch.FloatTensor([[1.0], [2.0], [3.0]])
+y_train = torch.FloatTensor([[2.0], [4.0], [6.0]])
+W = torch.zeros(1, requires_grad=True)
+lr = 0.1
+print('data', x_train.shape[0])
+```
+
+## Train | 훈련
+
+```python
+optimizer = torch.optim.SGD([W], lr=lr)
+for epoch in range(3):
+    cost = torch.mean((x_train * W - y_train) ** 2)
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+    print(epoch, round(cost.item(), 4))
+W
+```
+"""
+
+BROKEN = """\
+---
+id: broken
+title:
+  en: Broken
+  ko: 고장
+---
+
+```python
+a = 1
+b = a / 0
+```
+"""
+
+
+@pytest.fixture
+def lessons(tmp_path) -> Path:
+    (tmp_path / "01-tiny.md").write_text(LESSON, encoding="utf-8")
+    (tmp_path / "02-broken.md").write_text(BROKEN, encoding="utf-8")
+    return tmp_path
+
+
+def plain_torch(lr: float):
+    x = torch.FloatTensor([[1.0], [2.0], [3.0]])
+    y = torch.FloatTensor([[2.0], [4.0], [6.0]])
+    W = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([W], lr=lr)
+    out = []
+    for _ in range(3):
+        cost = torch.mean((x * W - y) ** 2)
+        opt.zero_grad()
+        cost.backward()
+        opt.step()
+        out.append((cost.item(), W.detach().tolist(), W.grad.tolist()))
+    return out, W
+
+
+def test_plain_prints_exactly_what_the_code_prints(lessons, capsys):
+    assert main(["run", str(lessons / "01-tiny.md")]) == 0
+    captured = capsys.readouterr()
+    steps, W = plain_torch(0.1)
+    expected = "data 3\n" + "".join(f"{i} {round(c, 4)}\n" for i, (c, _, _) in enumerate(steps)) + repr(W) + "\n"
+    assert captured.out == expected
+    assert captured.err == ""
+
+
+def test_lesson_by_id_with_lessons_dir_and_lr_override(lessons, capsys):
+    assert main(["--lessons", str(lessons), "run", "tiny-gd", "--lr", "0.05"]) == 0
+    steps, _ = plain_torch(0.05)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:4] == [f"{i} {round(c, 4)}" for i, (c, _, _) in enumerate(steps)]
+
+
+def test_jsonl_events_in_order(lessons, capsys):
+    assert main(["run", str(lessons / "01-tiny.md"), "--jsonl", "--lr", "0.05"]) == 0
+    out = capsys.readouterr().out
+    events = [json.loads(line) for line in out.splitlines()]  # every line is JSON
+    kinds = [e["event"] for e in events]
+    assert kinds == ["cell", "output", "cell", "output", "iteration", "output", "iteration",
+                     "output", "iteration", "output", "done"]
+    assert events[0] == {"event": "cell", "cell": 0, "line": 11}
+    assert events[2] == {"event": "cell", "cell": 1, "line": 22}
+    steps, _ = plain_torch(0.05)
+    iterations = [e for e in events if e["event"] == "iteration"]
+    for k, (event, (cost, W, grad)) in enumerate(zip(iterations, steps)):
+        assert (event["cell"], event["iteration"], event["lr"]) == (1, k, 0.05)
+        assert event["cost"] == pytest.approx(cost)
+        assert event["tensors"]["W"]["shape"] == [1]
+        assert event["tensors"]["W"]["value"] == pytest.approx(W)
+        assert event["tensors"]["W"]["grad"] == pytest.approx(grad)
+        assert event["tensors"]["x_train"]["grad"] is None
+    assert events[1] == {"event": "output", "cell": 0, "text": "data 3\n"}
+    assert isinstance(events[-1]["seconds"], float)
+
+
+def test_error_is_one_line_on_stderr_and_exit_1(lessons, capsys):
+    path = lessons / "02-broken.md"
+    assert main(["run", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"{path}:10: ZeroDivisionError: division by zero\n"
+
+
+def test_error_event_in_jsonl(lessons, capsys):
+    assert main(["run", str(lessons / "02-broken.md"), "--jsonl"]) == 1
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["event"] for e in events] == ["cell", "error"]
+    assert events[1] == {"event": "error", "cell": 0, "line": 10, "type": "ZeroDivisionError",
+                         "message": "division by zero"}
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "nan", "inf", "1e400", "", "-inf"])
+def test_bad_lr_exits_2_with_one_line(lessons, capsys, bad):
+    assert main(["run", str(lessons / "01-tiny.md"), f"--lr={bad}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("tutor: error: --lr")
+
+
+@pytest.mark.parametrize("ref", ["no-such-lesson", "missing.md"])
+def test_unknown_lesson_exits_2(lessons, capsys, ref):
+    assert main(["--lessons", str(lessons), "run", ref]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "tutor: error:" in captured.err
+
+
+def test_unreadable_file_exits_2(tmp_path, capsys):
+    path = tmp_path / "01-bad.md"
+    path.write_bytes(b"---\nid: x\n\xff\xfe\n")
+    assert main(["run", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "tutor: error:" in captured.err
+
+
+def test_as_a_real_process(lessons):
+    """The entry point end to end: exit codes and streams of a separate process."""
+    run = subprocess.run(
+        [sys.executable, "-m", "tutor", "run", str(lessons / "02-broken.md")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.strip().endswith("02-broken.md:10: ZeroDivisionError: division by zero")
+    assert len(run.stderr.splitlines()) == 1
