@@ -100,7 +100,9 @@ async def test_space_runs_to_done_and_marks_the_lesson_finished(make_app, progre
         assert "Lesson finished" in screen_text(app)
         await pilot.press("q")
         assert isinstance(app.screen, PickerScreen)
-        tiny = next(line for line in screen_text(app).splitlines() if "Tiny fit" in line)
+        from textual.widgets import OptionList
+
+        tiny = app.screen.query_one(OptionList).get_option_at_index(0).prompt.plain
         assert "✓" in tiny and "▶" in tiny
     data = json.loads(progress_path.read_text())
     assert data["lessons"]["tiny-fit"]["finished"] is True

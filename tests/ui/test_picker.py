@@ -74,9 +74,9 @@ async def test_picker_marks_finished_and_last_opened(make_app, progress_path):
     progress.save()
     app = make_app()
     async with app.run_test(size=(80, 24)):
-        lines = screen_text(app).splitlines()
-        tiny = next(line for line in lines if "Tiny fit" in line)
-        broken = next(line for line in lines if "Broken lesson" in line)
+        option_list = app.screen.query_one(OptionList)
+        tiny = option_list.get_option_at_index(0).prompt.plain
+        broken = option_list.get_option_at_index(1).prompt.plain
         assert "✓" in tiny and "▶" not in tiny
         assert "▶" in broken and "✓" not in broken
         # the last lesson opened is the one highlighted

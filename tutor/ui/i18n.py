@@ -64,6 +64,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "picker.title": ("tutor: learn PyTorch training step by step", "tutor: PyTorch 학습을 한 단계씩"),
     "picker.empty": ("No lessons found in {dir}", "{dir}에 강의가 없습니다"),
     "picker.errors": ("{n} lesson file(s) could not be read:", "읽지 못한 강의 파일 {n}개:"),
+    "picker.finished": ("✓ finished", "✓ 마침"),
     "picker.legend": ("✓ finished  ▶ last opened", "✓ 마침  ▶ 마지막으로 연 강의"),
     # lesson screen
     "lesson.loading": ("loading torch…", "torch 불러오는 중…"),

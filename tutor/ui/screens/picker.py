@@ -22,7 +22,9 @@ from tutor.ui.i18n import localize_bindings, t
 
 class PickerScreen(Screen):
     BINDINGS = [
-        Binding("enter", "open", "open", id="picker.open"),
+        # priority: the focused OptionList would otherwise take enter (and hide it
+        # from the footer); opening the highlighted lesson is the same thing.
+        Binding("enter", "open", "open", id="picker.open", priority=True),
         Binding("down,j", "move(1)", "down", show=False, id="picker.down"),
         Binding("up,k", "move(-1)", "up", show=False, id="picker.up"),
         Binding("q,escape", "back", "quit", id="picker.back"),
@@ -105,8 +107,18 @@ class PickerScreen(Screen):
         if lesson is None:
             summary.update(t("picker.empty", self.lang, dir=self.lessons_dir))
             return
-        body = Text(lesson.title.get(self.lang) + "\n\n", style="bold")
-        body.append(lesson.summary.get(self.lang))
+        lang = self.lang
+        body = Text(lesson.title.get(lang) + "\n", style="bold")
+        if lesson.summary.get(lang):
+            body.append("\n" + lesson.summary.get(lang) + "\n")
+        progress = self.app.progress
+        position = progress.position(lesson.id)
+        for section in lesson.sections[1:]:
+            here = position is not None and position["section"] == section.index
+            body.append("\n▶ " if here else "\n  ", "bold" if here else "")
+            body.append(f"§{section.index} {section.title.get(lang)}")
+        if lesson.id in progress.finished:
+            body.append("\n\n" + t("picker.finished", lang), "green")
         summary.update(body)
 
     def highlighted_lesson(self) -> Lesson | None:

@@ -94,6 +94,13 @@ def build_plot(
         fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=CURRENT_COLOR)).lines())
     if log:
         fig.ruler("y").scale("log")
+    # Iterations are whole numbers, and a young curve should grow from the left
+    # rather than stretch across the whole width: at least 0..10 on the x axis.
+    steps = [p.step for p in costs] + [p.step for run in previous for p in run.costs]
+    upper = max([10, *steps])
+    every = max(1, math.ceil(upper / 4))
+    fig.ruler("x").lim(0, upper)
+    fig.ruler("x").ticks(list(range(0, upper + 1, every)))
     text = Text.from_ansi(fig.build().string())
     return _neutral_axes(text), hidden
 
