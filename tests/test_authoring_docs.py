@@ -3,7 +3,8 @@
 Convention for docs/authoring.md (writers of that file, read this):
 
 - Every fenced block whose info string is exactly `markdown` is an example that
-  must pass `tutor check --run`. Use four backticks (````markdown) when the example
+  must pass `tutor check --run` silently (no problem, not even a warning: the
+  guide says a clean check prints nothing). Use four backticks (````markdown) when the example
   itself contains ``` fences.
   * A block starting with `---` is a whole lesson and is checked as it is.
   * Any other block is a snippet; it is checked inside a minimal front matter
@@ -93,6 +94,7 @@ def test_example_passes_check_run(tmp_path, tutor, example):
     path.write_text(example.lesson_text(), encoding="utf-8")
     code, out, err = tutor(tmp_path, "check", "--run", str(path))
     assert code == 0, f"docs/authoring.md:{example.line}: example fails tutor check --run:\n{out}{err}"
+    assert out + err == "", f"docs/authoring.md:{example.line}: examples must be clean, not even warnings"
 
 
 def console_commands() -> list[tuple[list[str], list[str]]]:
