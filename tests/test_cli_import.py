@@ -322,3 +322,20 @@ def test_title_falls_back_to_the_id():
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30))
 def test_yaml_scalar_round_trips(value):
     assert yaml.safe_load(f"key: {yaml_scalar(value)}  # comment\n")["key"] == value
+
+
+def test_guess_language():
+    from tutor.engine.notebook import guess_language
+
+    assert guess_language(["경사하강법(Gradient descent)에 대해 더 자세히 알아본다."]) == "ko"
+    assert guess_language(["Gradient descent, step by step (한)"]) is None  # mostly Latin, some Hangul
+    assert guess_language(["Gradient descent, step by step."]) == "en"
+    assert guess_language(["", "1 + 1 = 2"]) is None
+
+
+def test_a_language_mismatch_is_reported(tmp_path, tutor):
+    nb = write_notebook(tmp_path / "gd.ipynb", seed_notebook())
+    code, _, err = tutor(tmp_path, "import", str(nb), "-o", "01-gd.md", "--lang", "en")
+    assert code == 0 and "looks Korean" in err and "--lang ko" in err
+    code, _, err = tutor(tmp_path, "import", str(nb), "-o", "02-gd2.md", "--lang", "ko")
+    assert code == 0 and "looks" not in err

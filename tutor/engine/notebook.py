@@ -91,7 +91,7 @@ def notebook_to_lesson(
         elif kind == "code":
             builder.code(number, source, cell.get("outputs", []))
         elif source.strip():
-            builder.comment(f"a {kind} cell was dropped (cell {number})", note=True)
+            builder.comment(f"a {kind} cell was dropped (notebook cell {number})", note=True)
     body = builder.finish()
     title = builder.title or lesson_id.replace("-", " ").capitalize()
     other = "en" if lang == "ko" else "ko"
@@ -113,13 +113,31 @@ def notebook_to_lesson(
         "",
         "",
     ]
-    notes = (f"the prose is in {_LANG_NAMES[lang]} only; translate the title and add ::: {other} blocks",) + tuple(
-        builder.notes
-    )
-    return Conversion(text="\n".join(front) + body, title=title, notes=notes)
+    notes = [f"the prose is in {_LANG_NAMES[lang]} only; translate the title and add ::: {other} blocks"]
+    guessed = guess_language(_join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
+    if guessed and guessed != lang:
+        notes.insert(0, f"the prose looks {_LANG_NAMES[guessed]}, not {_LANG_NAMES[lang]}: "
+                        f"if so, import again with --lang {guessed}")
+    notes += builder.notes
+    return Conversion(text="\n".join(front) + body, title=title, notes=tuple(notes))
 
 
 _LANG_NAMES = {"en": "English", "ko": "Korean"}
+
+
+def guess_language(texts: Iterable[str]) -> str | None:
+    """"ko" when at least a fifth of the letters are Hangul, "en" when there are
+    Latin letters and no Hangul at all, None without prose. Only used to warn:
+    `--lang` defaults to the teacher's locale, not to the notebook's language."""
+    hangul = latin = 0
+    for text in texts:
+        hangul += sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e")
+        latin += sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if hangul and hangul * 4 >= latin:
+        return "ko"
+    if latin and not hangul:
+        return "en"
+    return None
 
 
 def _join(value: str | Iterable[str]) -> str:
@@ -191,7 +209,7 @@ class _LessonBuilder:
             return
         self._flush_prose()
         code, norun, notes = convert_code(source)
-        self.notes.extend(f"cell {number}: {n}" for n in notes)
+        self.notes.extend(f"notebook cell {number}: {n}" for n in notes)
         fence = fence_for(code)
         block = f"{fence}python{' norun' if norun else ''}\n{code}\n{fence}"
         text, dropped = _output_text(outputs)
@@ -205,7 +223,7 @@ class _LessonBuilder:
             self.comment(note)
         if dropped:
             self.comment("dropped " + ", ".join(dropped))
-            self.notes.append(f"cell {number}: dropped " + ", ".join(dropped))
+            self.notes.append(f"notebook cell {number}: dropped " + ", ".join(dropped))
 
     def comment(self, text: str, note: bool = False) -> None:
         self._flush_prose()
