@@ -44,6 +44,7 @@ ID_PATTERN = re.compile(r"[a-z0-9-]+")
 
 _FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 _COLON_LINE = re.compile(r"^ {0,3}(:{3,})(.*)$")
+_TITLE_SPLIT = re.compile(r"(?:^|\s)\|(?:\s|$)")  # `English | 한국어`
 
 
 class LessonError(Exception):
@@ -328,8 +329,8 @@ class _Parser:
         raw = self.lines[index].strip()
         content = re.sub(r"^#+", "", raw).strip()
         content = re.sub(r"[ \t]+#+$", "", content).strip()  # optional closing #s
-        en, sep, ko = content.partition(" | ")
-        en, ko = en.strip(), (ko.strip() if sep else en.strip())
+        parts = _TITLE_SPLIT.split(content, maxsplit=1)
+        en, ko = (parts[0].strip(), parts[-1].strip())
         if not en or not ko:
             self.result.error(self._at(index), "a section heading needs a title "
                                                "('## English | 한국어', or one title for both)")
