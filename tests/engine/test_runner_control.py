@@ -32,6 +32,7 @@ def test_error_reports_the_lesson_line_and_the_runner_stays_usable(make_lesson):
     assert state.error.line == cell.line + 1  # innermost frame in the lesson file
     assert state.error.cell == 1
     assert str(lesson.path) in state.error.traceback
+    assert "runner.py" not in state.error.traceback  # starts at the lesson's own frames
     assert isinstance(events[-1], ev.Error) and events[-1].line == cell.line + 1
     runner.reset()
     runner.step()
@@ -322,3 +323,27 @@ def test_history_is_bounded_by_its_output_size(make_lesson, monkeypatch):
 def test_input_is_refused(make_lesson):
     state = Runner(make_lesson(["name = input('?')\n"])).run_to_end()
     assert state.error.type == "RuntimeError" and "input()" in state.error.message
+
+
+def test_step_back_to_before_an_error_and_past_the_end(make_lesson):
+    lesson = make_lesson(["a = 1\nb = 2\nc = a / 0\n"])
+    events: list = []
+    runner = Runner(lesson, on_event=events.append)
+    try:
+        runner.run()
+        error = runner.wait(TIMEOUT)
+        assert error.status == "error" and error.pause_index == 3
+        runner.step_back()
+        back = runner.wait(TIMEOUT)
+        assert (back.status, back.pause_index, back.line) == ("paused", 2, lesson.cells[0].line + 2)
+        assert back.error is None
+        reported = len(events)
+        runner.goto(10)  # beyond the end: replays into the same error, reported once only
+        again = runner.wait(TIMEOUT)
+        assert again.status == "error" and again.error.line == error.error.line
+        assert len(events) == reported
+        runner.reset()
+        runner.step_back()  # idle: nothing to go back to
+        assert runner.state.status == "idle"
+    finally:
+        runner.close()

@@ -208,10 +208,11 @@ class _Run:
                 self.at_point(None, end_of_cell=True)
         self.finished = True
         self.status = "done"
-        self.replaying = False
+        replayed, self.replaying = self.replaying, False  # a replay past the end: publish
         self.line = None
         self.publish(snapshot=True)
-        self.emit(ev.Done(seconds=time.perf_counter() - started))
+        if not replayed:
+            self.emit(ev.Done(seconds=time.perf_counter() - started))
 
     def _namespace(self) -> dict[str, Any]:
         own_builtins = dict(builtins.__dict__)
@@ -240,18 +241,22 @@ class _Run:
                 line = lineno
         if line is None:
             line = self.line or cell.line
+        tb = exc.__traceback__  # from the first lesson frame on: the engine's own are noise
+        while tb is not None and tb.tb_frame.f_code.co_filename != self.path:
+            tb = tb.tb_next
         self.error = ErrorInfo(
             cell=cell.index,
             line=line,
             type=type(exc).__name__,
             message=message,
-            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+            traceback="".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)),
         )
         self.status = "error"
         self.line = line
-        self.replaying = False
+        replayed, self.replaying = self.replaying, False  # a replay that ends in the error: publish
         self.publish(snapshot=True)
-        self.emit(ev.Error(cell=cell.index, line=line, type=self.error.type, message=message))
+        if not replayed:
+            self.emit(ev.Error(cell=cell.index, line=line, type=self.error.type, message=message))
 
     def write(self, text: str) -> None:
         if not text or self.cell is None:
@@ -677,6 +682,12 @@ class Runner:
                 run.silent_arrival = True
                 self.state = replace(known[0], lr_override=self._override)
             self._start(run)
+
+    def step_back(self) -> None:
+        """Back to the previous pause point: goto(state.pause_index - 1); nothing when idle."""
+        index = self.state.pause_index
+        if index >= 0:
+            self.goto(index - 1)
 
     def clear_history(self) -> None:
         """Forget the paused states kept for goto() (the next goto replays)."""
