@@ -189,3 +189,22 @@ def test_forgotten_closing_fence_is_reported_at_its_opening(tmp_path, tutor):
     code, out, err = tutor(tmp_path, "check", str(path))
     assert code == 1
     assert f"{path}:{opening + 1}:" in out + err
+
+
+def test_import_example_prints_what_is_shown(tmp_path, tutor):
+    """Section 7's example: a Korean notebook, a lesson directory holding 01."""
+    from nbformat import v4, write
+
+    (argv, shown), = [(a, s) for a, s in console_commands() if a[:1] == ["import"]]
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (tmp_path / "lessons" / "01-fit-a-line.md").write_text(WORKED[-1].text, encoding="utf-8")
+    write(v4.new_notebook(cells=[
+        v4.new_markdown_cell("# 경사 하강법\n\n비용을 줄이는 방향으로 W를 옮깁니다."),
+        v4.new_code_cell("import torch\nprint(torch.zeros(1).item())",
+                         outputs=[v4.new_output("stream", name="stdout", text="0.0\n")]),
+    ]), tmp_path / argv[1])
+    code, out, err = tutor(tmp_path, *argv)
+    assert code == 0
+    assert (out + err).splitlines() == shown
+    assert tutor(tmp_path, "check", "--run", shown[0])[0] == 0
