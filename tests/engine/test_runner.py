@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -220,3 +222,24 @@ def test_set_lr_none_restores_the_lessons_values(make_lesson):
         runner.close()
     assert state.status == "done"
     assert state.lr == 0.3 and state.lr_override is None
+
+
+def test_set_lr_while_running_freely_reaches_the_optimizer(make_lesson):
+    lesson = make_lesson(["import torch\nW = torch.zeros(1, requires_grad=True)\n"
+                          "opt = torch.optim.SGD([W], lr=0.3)\nwhile True:\n    cost = (W - 1).pow(2).sum()\n"
+                          "    opt.zero_grad()\n    cost.backward()\n    opt.step()\n"])
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        time.sleep(0.1)
+        runner.set_lr(0.02)
+        deadline = time.monotonic() + TIMEOUT
+        while runner.state.lr != 0.02 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        runner.pause()
+        state = runner.wait(TIMEOUT)
+    finally:
+        runner.close()
+    assert state.lr == 0.02 and state.lr_override == 0.02
+    assert state.costs[-1].lr == 0.02 and state.costs[0].lr == 0.3
+    assert state.lr_changes and state.costs[state.lr_changes[0]].lr == 0.02

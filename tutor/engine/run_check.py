@@ -43,8 +43,7 @@ def run_and_compare(lesson: Lesson) -> list[Problem]:
             problems.append(Problem(
                 path=lesson.path,
                 line=block.line,
-                message=f"output of the cell at line {cell.line} differs "
-                f"(output line {mismatch.index + 1}): {mismatch.describe()}",
+                message=f"output differs at its line {mismatch.index + 1}: {mismatch.describe()}",
             ))
     if state.error is not None:
         error = state.error

@@ -713,15 +713,26 @@ class Runner:
         """The learner's learning rate (None: the lesson's own), from the next pause point."""
         value = check_lr(value)
         with self._lock:
-            if value != self._override:
-                self.clear_history()
+            if value == self._override:
+                return
+            self.clear_history()
             self._override = value
             run = self._run
-            if run is not None:
+            if run is None:
+                self._show_override()
+                return
+            with run.cv:
                 run.lr_active = True  # the worker applies (or restores) at its next pause point
                 run.tainted = True
-            state = self.state
-            self.state = replace(state, lr_override=value, lr=value if value is not None else state.lr)
+                # A working worker publishes the new value itself soon; replacing its
+                # state from here could undo a newer one (e.g. "done").
+                if run.suspended or run.ended:
+                    self._show_override()
+
+    def _show_override(self) -> None:
+        state = self.state
+        value = self._override
+        self.state = replace(state, lr_override=value, lr=value if value is not None else state.lr)
 
     def close(self) -> None:
         """Cancel and join the worker."""
