@@ -127,3 +127,8 @@ def test_try_with_match_bodies_get_statement_points():
     _, ns, log = run(source)
     assert [e[1] for e in log if e[0] == "stmt"] == [1, 2, 6, 7, 9]
     assert ns["c"] == 4
+
+
+def test_future_imports_stay_first():
+    _, ns, log = run("from __future__ import annotations\nx: int = 1\n")
+    assert ns["x"] == 1 and log == [("stmt", 2)]

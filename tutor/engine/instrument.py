@@ -79,6 +79,9 @@ class _Rewriter:
         last_echo = bool(body) and isinstance(body[-1], ast.Expr) and not _ends_with_semicolon(body[-1], source)
         new: list[ast.stmt] = []
         for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                new.append(stmt)  # must stay first: no pause point before it
+                continue
             if last_echo and i == len(body) - 1:
                 stmt = ast.copy_location(ast.Expr(value=_call(ECHO, stmt.value)), stmt)
             new.append(_stmt_call(PAUSE, stmt, self.file_line(stmt)))
