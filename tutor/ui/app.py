@@ -90,6 +90,8 @@ class TutorApp(App):
         try:
             import torch  # noqa: F401
 
+            import plotext  # noqa: F401  (2 s on a busy machine: not in the UI thread)
+
             import tutor.engine.snapshot  # noqa: F401
             from tutor.engine.runner import Runner
         except Exception as exc:  # a broken torch install: say so, keep the app usable

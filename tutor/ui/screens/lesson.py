@@ -2,10 +2,11 @@
 
 The screen owns one `Runner` (created once torch has loaded in the background) and
 never blocks on it: keys send commands, which return at once, and a timer renders
-`runner.state` 20 times a second. Each widget compares what it is given with what
+`runner.state` 15 times a second. Each widget compares what it is given with what
 it shows and skips work when nothing changed, so free running costs the engine
-little however fast it iterates. The cost plot is rebuilt at most 4 times a second
-while the code runs.
+little however fast it iterates. While the code runs freely, code, output and
+tensors are updated 5 times a second and the cost plot twice a second; the status
+line follows every tick.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from tutor.ui.widgets.output_pane import OutputPane
 from tutor.ui.widgets.status_line import StatusLine
 from tutor.ui.widgets.tensor_table import TensorTable
 
-REFRESH_HZ = 20
-PLOT_MIN_INTERVAL = 0.25  # seconds between plot rebuilds while running
+REFRESH_HZ = 15
+PLOT_MIN_INTERVAL = 0.5  # seconds between plot rebuilds while running
+DETAIL_MIN_INTERVAL = 0.2  # code, output and tensors while running (status: every tick)
 
 
 class LessonScreen(Screen):
@@ -60,6 +62,7 @@ class LessonScreen(Screen):
         self._followed_cell: int | None = None
         self._prose_key: tuple | None = None
         self._plot_built_at = 0.0
+        self._detail_at = 0.0
         self._marked_finished = False
         self._left = False
 
@@ -131,11 +134,14 @@ class LessonScreen(Screen):
             "loading" if loading else state.status,
         )
         self._render_prose()
-        self._render_code(state)
-        self._render_output(state)
-        self.query_one(TensorTable).show(state.tensors)
         now = time.monotonic()
-        if state.status != "running" or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
+        running = state.status == "running"
+        if not running or now - self._detail_at >= DETAIL_MIN_INTERVAL:
+            self._detail_at = now
+            self._render_code(state)
+            self._render_output(state)
+            self.query_one(TensorTable).show(state.tensors)
+        if not running or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
             self._plot_built_at = now
             self.query_one(CostPlot).show(state.costs, state.lr_changes, self._previous_runs())
         self.query_one(LrField).show_lr(state.lr if state.lr is not None else state.lr_override)
@@ -175,6 +181,8 @@ class LessonScreen(Screen):
     def _render_code(self, state: RunState) -> None:
         cells = self._code_cells(state)
         line = state.line
+        if state.status == "running":
+            return  # the marker would only flicker; it comes back at the next pause
         if state.error is not None:
             line = state.error.line
         elif state.status in ("idle",) and line is None and cells:

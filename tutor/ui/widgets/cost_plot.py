@@ -46,7 +46,12 @@ def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str
     return f"lr={first:g}" if first == last else f"lr={first:g}→{last:g}"
 
 
-def _drawable(costs, log: bool) -> tuple[list[int], list[float], int]:
+def _drawable(costs, log: bool, limit: int | None = None) -> tuple[list[int], list[float], int]:
+    """Finite points (positive on a log axis), thinned to about `limit` points.
+
+    A braille plot 40 cells wide has 80 dots across; plotting 3000 points costs
+    plotext a quarter of a second and shows nothing more, so every k-th point is
+    kept (always the last one, so the curve ends where training is)."""
     xs, ys, hidden = [], [], 0
     for p in costs:
         c = p.cost
@@ -55,6 +60,13 @@ def _drawable(costs, log: bool) -> tuple[list[int], list[float], int]:
             continue
         xs.append(p.step)
         ys.append(float(c))
+    if limit and len(xs) > limit:
+        stride = math.ceil(len(xs) / limit)
+        last_x, last_y = xs[-1], ys[-1]
+        xs, ys = xs[::stride], ys[::stride]
+        if xs[-1] != last_x:
+            xs.append(last_x)
+            ys.append(last_y)
     return xs, ys, hidden
 
 
@@ -75,13 +87,14 @@ def build_plot(
     fig.plot_size(max(width, 10), max(height, 4))
     fig.canvas("default")
     all_ys: list[float] = []
+    limit = 4 * max(width, 10)  # two braille dots per cell, twice over
     for i, run in enumerate(previous):
-        xs, ys, _ = _drawable(run.costs, log)
+        xs, ys, _ = _drawable(run.costs, log, limit)
         if xs:
             color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
             fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=color)).lines())
             all_ys += ys
-    xs, ys, hidden = _drawable(costs, log)
+    xs, ys, hidden = _drawable(costs, log, limit)
     all_ys += ys
     if all_ys:
         low, high = min(all_ys), max(all_ys)

@@ -69,8 +69,6 @@ class OutputPane(VerticalScroll):
                 mismatch = compare_output(expected, text or "")  # same rule as check --run
                 same = mismatch is None
                 mark = t("output.match" if same else "output.mismatch", self.lang)
-                if mismatch is not None:
-                    mark += f" ({mismatch.describe(40)})"
                 style = self.get_component_rich_style("output-pane--ok" if same else "output-pane--bad")
                 parts.append(Text(mark, style=style))
                 if not same:
