@@ -51,6 +51,11 @@ def test_check_directory_reports_every_file_and_duplicate_ids(capsys, write_less
     assert "duplicate id 'sample'" in out
 
 
+def test_check_a_file_named_twice_once(capsys, write_lesson, sample_lesson_text, tmp_path):
+    path = write_lesson(sample_lesson_text)
+    assert run(capsys, "check", str(tmp_path / "lessons"), str(path)) == (0, "", "")
+
+
 def test_check_warnings_alone_exit_0(capsys, write_lesson):
     path = write_lesson("---\nid: w\ntitle: {en: W, ko: 더}\nauthor: me\n---\n")
     code, out, _ = run(capsys, "check", str(path))

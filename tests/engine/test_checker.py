@@ -185,6 +185,14 @@ def test_hint_in_one_language_only(write_lesson):
     assert line == 5 and "hint has no '::: ko' text" in message
 
 
+def test_section_heading_inside_a_block_is_a_warning(write_lesson):
+    text = body(":::: hint", "## Not a section", "text", "::::")
+    [(line, message)] = warnings_of(write_lesson, text)
+    assert line == 6 and "'##' heading inside a '::: hint' block is prose" in message
+    found = warnings_of(write_lesson, body(EN_KO, "::: ko", "## 제목", ":::"))
+    assert [line for line, _ in found] == [12]
+
+
 def test_output_after_norun_cell(write_lesson):
     text = body("```python norun", "x", "```", "```output", "1", "```")
     [(line, message)] = warnings_of(write_lesson, text)

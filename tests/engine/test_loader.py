@@ -135,6 +135,14 @@ def test_discover_sorts_by_file_name_and_reports_invalid_files(write_lesson, tmp
     assert [str(e) for e in errors] == [f"{bad}:1: front matter is not closed: no second '---' line"]
 
 
+def test_discover_keeps_the_first_of_two_lessons_with_one_id(write_lesson, tmp_path, sample_lesson_text):
+    write_lesson(sample_lesson_text, name="01-a.md")
+    second = write_lesson(sample_lesson_text, name="02-b.md")
+    lessons, errors = discover(tmp_path / "lessons")
+    assert [lesson.path.name for lesson in lessons] == ["01-a.md"]
+    assert [str(e) for e in errors] == [f"{second}:2: duplicate id 'sample' (also in 01-a.md)"]
+
+
 def test_discover_missing_or_empty_directory(tmp_path):
     lessons, errors = discover(tmp_path / "missing")
     assert lessons == [] and [str(e) for e in errors] == [f"{tmp_path / 'missing'}: lesson directory not found"]

@@ -3,13 +3,13 @@
 Prints every problem as `PATH:LINE: message` (warnings as `PATH:LINE: warning: ...`)
 and exits 1 if there is any error, 0 otherwise. A directory means its `*.md` files;
 ids must be unique across everything checked. Without `--run` no lesson code is
-executed (and torch is not imported); with it, each lesson without errors is run
-headless and its output blocks are compared (tutor.engine.run_check).
+executed (and torch is not imported); with it, each lesson without errors is then
+run headless and its output blocks compared (tutor.engine.run_check), and the
+problems of each file are printed as soon as that file is done.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tutor.cli import UsageError
@@ -30,7 +30,10 @@ def _files(paths: list[str]) -> list[Path]:
             files.append(path)
         else:
             raise UsageError(f"no such file or directory: {name}")
-    return files
+    unique: dict[Path, Path] = {}
+    for path in files:  # a file named twice is checked once (not a duplicate id)
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 def main(args) -> int:
@@ -38,12 +41,15 @@ def main(args) -> int:
 
     files = _files(args.paths)
     lessons, problems = checker.check_files(files)
-    if args.run:
+    runnable = {lesson.path: lesson for lesson in lessons} if args.run else {}
+    if runnable:
         from tutor.engine.run_check import run_and_compare
-
-        for lesson in lessons:
-            problems += run_and_compare(lesson)
-    for problem in problems:
-        print(problem)
-    errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-    return 1 if errors else 0
+    failed = False
+    for path in files:
+        found = [p for p in problems if p.path == path]
+        if path in runnable:
+            found += run_and_compare(runnable[path])
+        for problem in found:
+            print(problem, flush=True)
+        failed = failed or any(getattr(p, "severity", "error") == "error" for p in found)
+    return 1 if failed else 0

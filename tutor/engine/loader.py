@@ -140,7 +140,8 @@ def lesson_files(lessons_dir: Path) -> list[Path]:
 
 def discover(lessons_dir: Path | str) -> tuple[list[Lesson], list[LessonError]]:
     """Every lesson of a directory in file-name order, and the problems of the files
-    that could not be loaded (valid lessons are returned all the same).
+    that could not be loaded (valid lessons are returned all the same). A file whose
+    id an earlier file already has is not loaded: ids name lessons.
 
     Never raises: a missing directory, or one without lesson files, is returned as a
     single LessonError for the directory (line None).
@@ -153,11 +154,20 @@ def discover(lessons_dir: Path | str) -> tuple[list[Lesson], list[LessonError]]:
         return [], [LessonError(lessons_dir, None, "no lesson files (*.md) in this directory")]
     lessons: list[Lesson] = []
     errors: list[LessonError] = []
+    seen: dict[str, Path] = {}
     for path in files:
-        try:
-            lessons.append(load_lesson(path))
-        except LessonError as exc:
-            errors.append(exc)
+        result = analyse(path)
+        if result.errors:
+            errors.append(result.errors[0])
+            continue
+        lesson = result.lesson
+        assert lesson is not None
+        if lesson.id in seen:
+            errors.append(LessonError(path, result.id_line,
+                                      f"duplicate id {lesson.id!r} (also in {seen[lesson.id].name})"))
+            continue
+        seen[lesson.id] = path
+        lessons.append(lesson)
     return lessons, errors
 
 
@@ -179,7 +189,9 @@ def find_lesson(ref: str, lessons_dir: Path | str) -> Lesson:
     if not lessons and errors and errors[0].line is None:
         raise errors[0]
     known = ", ".join(lesson.id for lesson in lessons) or "none"
-    raise LessonError(Path(lessons_dir), None, f"unknown lesson {ref!r} (lessons here: {known})")
+    broken = f"; {len(errors)} file(s) with errors not counted" if errors else ""
+    raise LessonError(Path(lessons_dir), None,
+                      f"unknown lesson {ref!r} (lessons here: {known}{broken})")
 
 
 def analyse(path: Path | str) -> Analysis:
@@ -284,6 +296,9 @@ class _Parser:
                         self._lang_block(name, opener)
             elif kind == "heading_open" and token.tag == "h2" and token.level == 0:
                 self._heading(token)
+            elif kind == "heading_open" and token.tag == "h2" and stack:
+                result.warning(self._at(token.map[0]), f"'##' heading inside a '::: {stack[-1][0]}' "
+                                                       "block is prose, not a section")
             elif kind == "fence":
                 self._fence(token, stack, previous.get(token.level))
             elif kind == "paragraph_open":
