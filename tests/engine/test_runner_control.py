@@ -303,8 +303,8 @@ def test_history_is_dropped_when_the_override_changes(make_lesson):
     assert by_name(state.tensors)["W"].value == [W]
 
 
-def test_history_is_bounded_by_its_output_size(make_lesson, monkeypatch):
-    monkeypatch.setattr(runner_mod, "HISTORY_OUTPUT_CHARS", 1000)
+def test_history_is_bounded_by_its_size(make_lesson, monkeypatch):
+    monkeypatch.setattr(runner_mod, "HISTORY_BUDGET", 1000)
     lesson = make_lesson(["for i in range(30):\n    print('x' * 9)\n"])
     runner = Runner(lesson)
     try:
@@ -312,10 +312,23 @@ def test_history_is_bounded_by_its_output_size(make_lesson, monkeypatch):
             runner.step()
             assert runner.wait(TIMEOUT).status == "paused"
         assert 2 < len(runner._history) < 10  # each state holds ~200 characters by now
-        assert runner._history_chars <= 1000
+        assert runner._history_size <= 1000
         kept = sorted(runner._history)
         assert kept == list(range(kept[0], kept[-1] + 1))  # the most recent ones
         assert kept[-1] == runner.state.pause_index
+    finally:
+        runner.close()
+
+
+def test_history_counts_cost_points(make_lesson, monkeypatch):
+    monkeypatch.setattr(runner_mod, "HISTORY_BUDGET", 8 * 120)
+    runner = Runner(make_lesson(["for i in range(200):\n    cost = float(i)\n"]))
+    try:
+        for _ in range(60):
+            runner.next()
+            runner.wait(TIMEOUT)
+        # at iteration k a state holds k cost points: 58 + 59 fit in 120, 57 more do not
+        assert sorted(runner._history) == [runner.state.pause_index - 1, runner.state.pause_index]
     finally:
         runner.close()
 

@@ -59,7 +59,9 @@ CANCEL_TIMEOUT = 1.0
 # many learners' sessions is not kept busy by spinning OpenMP workers.
 TORCH_THREADS = 1
 HISTORY_SIZE = 512  # paused states kept for an instant step back
-HISTORY_OUTPUT_CHARS = 8_000_000  # ...as long as their outputs stay within this many characters
+# ...as long as they hold at most this much: characters of output plus 8 per cost point
+# (a long run's cost history is repeated in every state kept).
+HISTORY_BUDGET = 8_000_000
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -157,6 +159,7 @@ class _Run:
         self.iteration: int | None = None
         self.steps = 0
         self.costs: list[CostPoint] = []
+        self._costs_cache: tuple[CostPoint, ...] = ()
         self.cost: float | None = None
         self.lr_changes: list[int] = []
         self.last_lr: float | None = None
@@ -492,6 +495,13 @@ class _Run:
         self.status = "running"
         self.publish(snapshot=False, index=index)
 
+    def _costs_tuple(self) -> tuple[CostPoint, ...]:
+        """The cost history as a tuple, shared between states while it does not grow."""
+        cached = self._costs_cache
+        if len(cached) != len(self.costs):
+            cached = self._costs_cache = tuple(self.costs)
+        return cached
+
     def publish(self, snapshot: bool, index: int | None = None) -> None:
         runner = self.runner
         if runner._run is not self or self.replaying:
@@ -516,7 +526,7 @@ class _Run:
             lr=self.lr_in_force() if self.ns else runner._override,
             lr_override=runner._override,
             cost=self.cost,
-            costs=tuple(self.costs),
+            costs=self._costs_tuple(),
             lr_changes=tuple(self.lr_changes),
             tensors=tensors,
             outputs=outputs,
@@ -558,7 +568,7 @@ class Runner:
         self._cells: dict[int, InstrumentedCell | SyntaxError] = {}
         self._run: _Run | None = None
         self._history: OrderedDict[int, tuple[RunState, int]] = OrderedDict()  # state, output chars
-        self._history_chars = 0
+        self._history_size = 0
         self._history_lock = threading.Lock()
         self._snapshotter_obj: Any = None  # created on the worker: it imports torch
         self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
@@ -693,21 +703,21 @@ class Runner:
         """Forget the paused states kept for goto() (the next goto replays)."""
         with self._history_lock:
             self._history.clear()
-            self._history_chars = 0
+            self._history_size = 0
 
     def _remember(self, state: RunState) -> None:
         """Keep a paused state for an instant goto() (bounded; oldest dropped)."""
-        size = sum(len(text) for text in state.outputs.values())
+        size = sum(len(text) for text in state.outputs.values()) + 8 * len(state.costs)
         with self._history_lock:  # not self._lock: that one is held while joining the worker
             history = self._history
             old = history.pop(state.pause_index, None)
             if old is not None:
-                self._history_chars -= old[1]
+                self._history_size -= old[1]
             history[state.pause_index] = (state, size)
-            self._history_chars += size
-            while history and (len(history) > HISTORY_SIZE or self._history_chars > HISTORY_OUTPUT_CHARS):
+            self._history_size += size
+            while history and (len(history) > HISTORY_SIZE or self._history_size > HISTORY_BUDGET):
                 _, (_, dropped) = history.popitem(last=False)
-                self._history_chars -= dropped
+                self._history_size -= dropped
 
     def set_lr(self, value: float | None) -> None:
         """The learner's learning rate (None: the lesson's own), from the next pause point."""
