@@ -190,7 +190,7 @@ def test_section_heading_inside_a_block_is_a_warning(write_lesson):
     [(line, message)] = warnings_of(write_lesson, text)
     assert line == 6 and "'##' heading inside a '::: hint' block is prose" in message
     found = warnings_of(write_lesson, body(EN_KO, "::: ko", "## 제목", ":::"))
-    assert [line for line, _ in found] == [12]
+    assert [line for line, _ in found] == [13]
 
 
 def test_output_after_norun_cell(write_lesson):
