@@ -339,3 +339,17 @@ def test_a_language_mismatch_is_reported(tmp_path, tutor):
     assert code == 0 and "looks Korean" in err and "--lang ko" in err
     code, _, err = tutor(tmp_path, "import", str(nb), "-o", "02-gd2.md", "--lang", "ko")
     assert code == 0 and "looks" not in err
+
+
+def test_an_old_v3_notebook_is_upgraded(tmp_path, tutor):
+    from nbformat import v3
+
+    nb = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[
+        v3.new_text_cell("markdown", source="# Old\n\nText."),
+        v3.new_code_cell(input="print(6 * 7)", outputs=[v3.new_output("stream", output_text="42\n", stream="stdout")]),
+    ])])
+    nbformat.write(nb, tmp_path / "old.ipynb", version=3)
+    assert tutor(tmp_path, "import", "old.ipynb", "-o", "01-old.md", "--lang", "en")[0] == 0
+    lesson = load_lesson(tmp_path / "01-old.md")
+    assert lesson.title.en == "Old" and lesson.cells[0].expected.text.strip() == "42"
+    assert tutor(tmp_path, "check", "--run", "01-old.md")[0] == 0
