@@ -360,3 +360,33 @@ def test_step_back_to_before_an_error_and_past_the_end(make_lesson):
         assert runner.state.status == "idle"
     finally:
         runner.close()
+
+
+def test_free_run_snapshots_only_when_publishing(make_lesson, monkeypatch):
+    from tutor.engine import snapshot
+
+    calls = []
+    original = snapshot.Snapshotter.take
+    monkeypatch.setattr(snapshot.Snapshotter, "take", lambda self, ns, remember=True: calls.append(1) or original(self, ns, remember))
+    lesson = make_lesson(["import torch\nW = torch.zeros(3)\nfor i in range(3000):\n    W = W + 1\n    cost = W.sum()\n"])
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        started = time.monotonic()
+        state = runner.wait(TIMEOUT)
+        elapsed = time.monotonic() - started
+    finally:
+        runner.close()
+    assert state.status == "done" and len(state.costs) == 3000
+    assert by_name(state.tensors)["W"].value == [3000.0] * 3
+    assert len(calls) <= elapsed / runner_mod.PUBLISH_INTERVAL + 3  # one per publication, not per iteration
+
+
+def test_a_failing_event_consumer_stops_the_headless_run(make_lesson):
+    def consumer(event):
+        if isinstance(event, ev.Output):
+            raise BrokenPipeError("reader gone")
+
+    lesson = make_lesson(["print('a')\nprint('b')\n"])
+    with pytest.raises(BrokenPipeError):
+        Runner(lesson, on_event=consumer).run_to_end()

@@ -208,7 +208,7 @@ class _Run:
             self.cells_done.append(cell.index)
             if n < len(cells) - 1:
                 self.loop_key = self.iteration = None
-                self.at_point(None, end_of_cell=True)
+                self.cell_end_hook()
         self.finished = True
         self.status = "done"
         replayed, self.replaying = self.replaying, False  # a replay past the end: publish
@@ -357,11 +357,11 @@ class _Run:
             self.record(self.iteration)
         self.loop_key = self.iteration = None
 
-    def at_point(self, line: int | None, end_of_cell: bool = False) -> None:
-        """The pause point at the end of a cell (between cells)."""
+    def cell_end_hook(self) -> None:
+        """The pause point at the end of a cell (between cells; no line)."""
         p = self.points
         self.points = p + 1
-        self.line = line
+        self.line = None
         if self.cancel:
             raise _Cancelled()
         if self.lr_active:
