@@ -150,8 +150,9 @@ def test_goto_replays_to_the_same_tensors_as_stepping_forward(make_lesson, monke
         assert len(forward) > 10
         for k in (len(forward) - 1, 7, 0, len(forward) - 2):
             runner.goto(k)
-            if history:  # shown at once from the history, the replay catches up behind it
-                assert runner.state.pause_index == k
+            assert runner.state.pause_index == k  # at once, before the replay arrives
+            if history:  # shown from the history, the replay catches up behind it
+                assert runner.state.status == "paused"
             replayed = runner.wait(TIMEOUT)
             assert runner._run.suspended and runner._run.points == k + 1  # the worker really is at k
             assert replayed.status == "paused"
@@ -390,3 +391,20 @@ def test_a_failing_event_consumer_stops_the_headless_run(make_lesson):
     lesson = make_lesson(["print('a')\nprint('b')\n"])
     with pytest.raises(BrokenPipeError):
         Runner(lesson, on_event=consumer).run_to_end()
+
+
+def test_quick_step_backs_count_from_the_replay_target(make_lesson, monkeypatch):
+    monkeypatch.setattr(runner_mod, "HISTORY_SIZE", 0)
+    lesson = make_lesson(["a = 0\nfor i in range(5):\n    a += 1\n    a *= 2\n"])
+    runner = Runner(lesson)
+    try:
+        for _ in range(8):
+            runner.step()
+            runner.wait(TIMEOUT)
+        at = runner.state.pause_index
+        runner.step_back()
+        runner.step_back()  # before the first replay arrived, or after: either way k - 2
+        state = runner.wait(TIMEOUT)
+        assert state.status == "paused" and state.pause_index == at - 2
+    finally:
+        runner.close()

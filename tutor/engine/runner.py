@@ -691,6 +691,10 @@ class Runner:
             if known is not None:
                 run.silent_arrival = True
                 self.state = replace(known[0], lr_override=self._override)
+            else:
+                # Until the replay arrives, show that it is under way, already counted
+                # at k: a second step back goes back from k, not again from here.
+                self.state = replace(self.state, status="running", pause_index=k)
             self._start(run)
 
     def step_back(self) -> None:
