@@ -88,7 +88,7 @@ class TutorApp(App):
         The runner itself imports torch only when a lesson starts; importing it
         here means the learner's first `n` does not wait 2 s for torch."""
         try:
-            import torch  # noqa: F401
+            import torch
 
             import plotext  # noqa: F401  (2 s on a busy machine: not in the UI thread)
 
@@ -98,6 +98,13 @@ class TutorApp(App):
             self.call_from_thread(self._engine_failed, f"{type(exc).__name__}: {exc}")
             return
         self.call_from_thread(self._engine_loaded, Runner)
+        # Warm-up: torch imports its compiler stack (torch._dynamo, seconds) the first
+        # time an optimizer is created. Nearly every lesson creates one, so pay for it
+        # now, while the learner reads, instead of freezing their first step.
+        try:
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        except Exception:  # only a warm-up: the lesson will report real problems
+            pass
 
     def _engine_loaded(self, runner_class) -> None:
         self.runner_class = runner_class
