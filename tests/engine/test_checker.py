@@ -47,6 +47,10 @@ LOADER_ERRORS = {
     "unclosed language block": (body(EN_KO, "::: en", "text", "", "## Next", "more"), 12,
                                 "'::: en' block is not closed"),
     "unclosed hint": (body("::: hint", "try"), 5, "'::: hint' block is not closed"),
+    "unclosed block before its parent's end": (
+        body(":::: hint", "::: en", "x", "::::"), 6, "'::: en' block is not closed"),
+    "unclosed block ending in a colon line": (body("::: ko", "글", ":"), 5, "'::: ko' block is not closed"),
+    "unclosed block in a quote": (body("> ::: en", "> x", "", "after"), 5, "'::: en' block is not closed"),
     "closer without opener": (body("text", ":::", "more"), 6, "closes no open block"),
     "closer after a closed block": (body("::: ko", "글", ":::", ":::"), 8, "closes no open block"),
     "unknown block name": (body("::: fr", "Bonjour", ":::"), 5, "unknown block '::: fr'"),

@@ -44,6 +44,7 @@ ID_PATTERN = re.compile(r"[a-z0-9-]+")
 
 _FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 _COLON_LINE = re.compile(r"^ {0,3}(:{3,})(.*)$")
+_QUOTE_PREFIX = re.compile(r"^(\s*>)+")  # block quote markers before a nested block's line
 _TITLE_SPLIT = re.compile(r"(?:^|\s)\|(?:\s|$)")  # `English | 한국어`
 
 
@@ -278,16 +279,20 @@ class _Parser:
     def _walk(self, tokens: list[Token]) -> None:
         result = self.result
         stack: list[tuple[str, Token]] = []  # open containers (name, open token)
+        parents: list[Token] = []  # every open block token (containers, lists, quotes...)
         previous: dict[int, Token] = {}  # last block token seen at each level
         for token in tokens:
             kind = token.type
             if kind == "front_matter":
                 continue
+            if token.nesting == -1 and parents:
+                parents.pop()
             if kind.startswith("container_") and kind.endswith("_open"):
                 self._open_block(token, stack)
             elif kind.startswith("container_") and kind.endswith("_close"):
                 name, opener = stack.pop()
-                if not token.markup:
+                parent_end = parents[-1].map[1] if parents else len(self.lines)
+                if not self._closes(opener, parent_end):
                     result.error(self._at(opener.map[0]),
                                  f"'::: {name}' block is not closed (no '{opener.markup}' line)")
                 else:
@@ -303,8 +308,20 @@ class _Parser:
                 self._fence(token, stack, previous.get(token.level))
             elif kind == "paragraph_open":
                 self._stray_markers(token)
+            if token.nesting == 1:
+                parents.append(token)
             if token.map is not None and kind != "inline":
                 previous[token.level] = token
+
+    def _closes(self, opener: Token, parent_end: int) -> bool:
+        """Whether markdown-it found the block's closing line. It leaves no trace of
+        that in the tokens (an unclosed block gets a close token too), but a closed
+        block ends before its parent does, on a line of at least as many colons."""
+        end = opener.map[1]
+        if end >= min(parent_end, len(self.lines)):
+            return False
+        match = _COLON_LINE.match(_QUOTE_PREFIX.sub("", self.lines[end]).lstrip())
+        return bool(match) and not match.group(2).strip() and len(match.group(1)) >= len(opener.markup)
 
     def _mark(self, start: int, end: int, lang: str | None, hint: int | None = None) -> None:
         """Record the block (lines start..end-1) as belonging to `lang` / `hint`."""
