@@ -63,6 +63,7 @@ def main(args) -> int:
     if args.jsonl:
         def on_event(event) -> None:
             out.write(dumps(event) + "\n")
+            out.flush()  # one event per line, as it happens, for a reader at the other end
     else:
         def on_event(event) -> None:
             if isinstance(event, ev.Output):
