@@ -168,6 +168,21 @@ def test_terminal_reaches_the_remote_side(ssh_prefix):
         term.close()
 
 
+def plain_torch_result() -> tuple[str, str]:
+    """The lesson's loop in plain torch: final w and last cost, as the app prints them."""
+    import torch
+
+    w = torch.tensor([1.0], requires_grad=True)
+    lr = 0.1
+    for _epoch in range(3):
+        cost = ((w * 2 - 4) ** 2).mean()
+        cost.backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+        w.grad.zero_()
+    return f"{w.item():.4g}", f"{cost.item():.4g}"
+
+
 def screen_hash(screen: str) -> str:
     return hashlib.sha256(screen.encode()).hexdigest()
 
@@ -193,13 +208,21 @@ def test_tutor_over_ssh_picker_lesson_steps_quit_and_progress(ssh_prefix, tmp_pa
         term.press("Enter")
         lesson_screen = term.wait_for("for epoch in range(3):")
 
-        # Each step changes what is on screen (code marker, status, tensors, plot).
-        # Textual repaints asynchronously, so wait for the screen to settle first.
-        previous = screen_hash(lesson_screen)
-        for _ in range(4):
+        # Step with `n` until the loop has run: each press changes the screen (code
+        # marker, status, tensors, plot), and at the end the tensor table shows the
+        # values plain torch computes for the same loop.
+        w_final, cost_final = plain_torch_result()
+        term.wait_for(lambda s: "loading torch" not in s)
+        screen = term.screen()
+        for _ in range(8):
+            if w_final in screen and cost_final in screen:
+                break
+            before = screen_hash(screen)
             term.press("n")
-            screen = term.wait_for(lambda s, p=previous: screen_hash(s) != p, timeout=30)
-            previous = screen_hash(screen)
+            screen = term.wait_for(lambda s, b=before: screen_hash(s) != b, timeout=30)
+            time.sleep(0.3)  # let the repaint finish
+            screen = term.screen()
+        assert w_final in screen and cost_final in screen, screen
         for line in screen.splitlines():
             assert len(line) <= WIDTH
         assert len(screen.splitlines()) <= HEIGHT
@@ -217,7 +240,8 @@ def test_tutor_over_ssh_picker_lesson_steps_quit_and_progress(ssh_prefix, tmp_pa
     data = json.loads(progress_file.read_text())
     assert data["version"] == 1
     assert data["last_lesson"] == "e2e-tiny"
-    assert data["lessons"]["e2e-tiny"]["position"]["cell"] >= 0
+    assert data["lessons"]["e2e-tiny"]["position"]["cell"] == 0
+    assert data["lessons"]["e2e-tiny"]["finished"] is True
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "ssh.md"

@@ -1,0 +1,157 @@
+"""Memory of one app session: what one more learner costs a shared host.
+
+One fresh interpreter runs one headless app session at 80x24 (`App.run_test()`): it
+opens the largest bundled lesson (by file size), presses `space`, waits until the
+runner reports done, and reports its own peak RSS (`ru_maxrss`) and its PSS and USS
+from /proc/self/smaps_rollup. A second process with torch and Textual loaded and an
+optimizer created stays alive meanwhile, as another learner would be: pages of the
+shared libraries that both map count half in PSS and not at all in USS, which is how
+they are paid for on a host with many sessions.
+
+Target: peak RSS <= 300 MB. Learners per 24 GiB host are estimated from PSS.
+
+    .venv/bin/python bench/memory.py [--lessons DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_MB = 300
+HOST_GIB = 24
+TIMEOUT_S = 300
+
+# "Another learner": the same libraries loaded and touched, alive until stdin closes.
+COMPANION = (
+    "import sys, textual.app, plotext, torch, torch.nn, torch.optim; "
+    "torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1); "
+    "print('ready', flush=True); sys.stdin.read()"
+)
+
+
+def largest_lesson(lessons_dir: Path) -> Path:
+    files = sorted(lessons_dir.glob("*.md"), key=lambda p: (p.stat().st_size, p.name))
+    if not files:
+        raise SystemExit(f"bench/memory.py: no lessons in {lessons_dir}")
+    return files[-1]
+
+
+def smaps_rollup() -> dict[str, int]:
+    """Fields of /proc/self/smaps_rollup in kB."""
+    fields = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                fields[parts[0][:-1]] = int(parts[1])
+    return fields
+
+
+async def session(lessons_dir: Path, lesson_id: str, state_dir: Path) -> dict:
+    from tutor.commands.app import build_app
+
+    args = argparse.Namespace(lessons=str(lessons_dir), lang="en", lesson=lesson_id, watch=False)
+    app = build_app(args, progress_path=state_dir / "progress.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        deadline = time.monotonic() + TIMEOUT_S
+        while getattr(app.screen, "runner", None) is None:
+            if time.monotonic() > deadline:
+                raise SystemExit("bench/memory.py: the lesson screen never got a runner")
+            await pilot.pause(0.05)
+        runner = app.screen.runner
+        start = time.perf_counter()
+        await pilot.press("space")
+        # A lesson stops at a non-finite cost or an error; `space` resumes it.
+        while runner.state.status != "done":
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench/memory.py: not done after {TIMEOUT_S} s")
+            if runner.state.status == "error":
+                raise SystemExit(f"bench/memory.py: the lesson failed: {runner.state.error}")
+            if runner.state.status == "paused":
+                await pilot.press("space")
+            await pilot.pause(0.05)
+        seconds = time.perf_counter() - start
+        await pilot.pause(0.3)  # let the screen render the final state
+        state = runner.state
+        result = {
+            "seconds": seconds,
+            "iterations": len(state.costs),
+            "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "smaps": smaps_rollup(),
+        }
+        await pilot.press("q")
+    return result
+
+
+def child(lessons_dir: Path, lesson_path: Path) -> int:
+    from tutor.engine.loader import load_lesson
+
+    lesson = load_lesson(lesson_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = asyncio.run(session(lessons_dir, lesson.id, Path(tmp)))
+    result["lesson"] = lesson.id
+    print(json.dumps(result))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lessons", type=Path, help="lesson directory (default: bundled)")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.lessons is None:
+        from tutor.engine.loader import bundled_lessons_dir
+
+        options.lessons = bundled_lessons_dir()
+    if options.child:
+        return child(options.lessons, options.child)
+
+    lesson_path = largest_lesson(options.lessons)
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    companion = subprocess.Popen(
+        [sys.executable, "-c", COMPANION], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env=env,
+    )
+    try:
+        if companion.stdout.readline().strip() != "ready":
+            raise SystemExit("bench/memory.py: the companion process did not start")
+        out = subprocess.run(
+            [sys.executable, __file__, "--lessons", str(options.lessons), "--child", str(lesson_path)],
+            capture_output=True, text=True, env=env, timeout=TIMEOUT_S + 60,
+        )
+    finally:
+        companion.stdin.close()
+        companion.wait(timeout=10)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        return 1
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    smaps = result["smaps"]
+    rss_mb = result["ru_maxrss_kb"] / 1024
+    pss_mb = smaps["Pss"] / 1024
+    uss_mb = (smaps["Private_Clean"] + smaps["Private_Dirty"]) / 1024
+    learners = int(HOST_GIB * 1024 // pss_mb)
+
+    print(f"lesson: {result['lesson']} ({lesson_path.name}, {lesson_path.stat().st_size:,} bytes), "
+          f"{result['iterations']} iterations in {result['seconds']:.2f} s, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
+    print(f"peak RSS: {rss_mb:.0f} MB (target <= {TARGET_MB} MB): ratio {rss_mb / TARGET_MB:.2f}")
+    print(f"at the end: RSS {smaps['Rss'] / 1024:.0f} MB, PSS {pss_mb:.0f} MB, USS {uss_mb:.0f} MB "
+          f"(anonymous {smaps['Anonymous'] / 1024:.0f} MB), with one other torch process alive")
+    print(f"learners per {HOST_GIB} GiB host (from PSS): {learners}")
+    return 0 if rss_mb <= TARGET_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
