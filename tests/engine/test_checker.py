@@ -42,6 +42,9 @@ LOADER_ERRORS = {
     "unclosed python fence": (body("text", "", "```python", "x = 1", "", "more"), 7, "not closed"),
     "unclosed longer fence": (body("````python", "x = 1", "```", "y"), 5, "not closed"),
     "unclosed text fence": (body("```text", "a"), 5, "not closed"),
+    "unclosed fence ending in an indented fence line": (body("text", "```python", "x", "    ```"), 6,
+                                                        "not closed"),
+    "unclosed fence in a list item": (body("- ```text", "  x", "", "after"), 5, "not closed"),
     "unclosed fence inside a language block": (
         body("::: en", "```python", "x = 1", ":::"), 6, "not closed"),
     "unclosed language block": (body(EN_KO, "::: en", "text", "", "## Next", "more"), 12,

@@ -95,6 +95,20 @@ def test_shared_hint_and_hints_belong_to_their_section(write_lesson):
     assert lesson.sections[1].prose == Text.both("text\n\nafter")
 
 
+@pytest.mark.parametrize(
+    "markdown,line",
+    [
+        ("> ```python\n> x = 1\n> ```", 6),  # in a block quote
+        ("- a\n  - b\n\n    ```python\n    x = 1\n    ```", 9),  # in a nested list
+        ("```python\nx = 1\n   ```", 6),  # closer indented by 3: still a closer
+        ("::: en\ntext\n:::\n```python\nx = 1\n```", 9),  # no trailing newline
+    ],
+)
+def test_closed_fences_in_other_blocks_are_cells(write_lesson, markdown, line):
+    lesson = load_lesson(write_lesson("---\nid: f\ntitle: {en: T, ko: 티}\n---\n" + markdown))
+    assert [(c.source, c.line) for c in lesson.cells] == [("x = 1\n", line)]
+
+
 def test_crlf_and_byte_order_mark(write_lesson, sample_lesson_text):
     text = "\ufeff" + sample_lesson_text.replace("\n", "\r\n")
     lesson = load_lesson(write_lesson(text))

@@ -305,7 +305,8 @@ class _Parser:
                 result.warning(self._at(token.map[0]), f"'##' heading inside a '::: {stack[-1][0]}' "
                                                        "block is prose, not a section")
             elif kind == "fence":
-                self._fence(token, stack, previous.get(token.level))
+                parent_end = parents[-1].map[1] if parents else len(self.lines)
+                self._fence(token, stack, previous.get(token.level), parent_end)
             elif kind == "paragraph_open":
                 self._stray_markers(token)
             if token.nesting == 1:
@@ -376,17 +377,14 @@ class _Parser:
                 number = i
         return number
 
-    def _fence(self, token: Token, stack: list[tuple[str, Token]], before: Token | None) -> None:
+    def _fence(self, token: Token, stack: list[tuple[str, Token]], before: Token | None,
+               parent_end: int) -> None:
         result = self.result
         start, end = token.map
         line = self._at(start)
         words = token.info.split()
         lang = words[0] if words else ""
-        closing = self.lines[end - 1] if end - 1 > start else ""
-        match = _FENCE_CLOSE.match(closing)
-        closed = bool(match) and match.group(1)[0] == token.markup[0] \
-            and len(match.group(1)) >= len(token.markup)
-        if not closed:
+        if not self._fence_closed(token, parent_end):
             result.error(line, f"code fence '{token.markup}{token.info}' is not closed "
                                f"(no closing '{token.markup}' line)")
             return
@@ -417,6 +415,23 @@ class _Parser:
         if cell["norun"]:
             result.norun_outputs.append(line)
         cell["expected"] = OutputBlock(text=token.content, line=line)
+
+    def _fence_closed(self, token: Token, parent_end: int) -> bool:
+        """markdown-it ends an unclosed fence where its parent ends (the file, a block,
+        a list item); a closed one ends after its closing line, which may be there too."""
+        start, end = token.map
+        if end < min(parent_end, len(self.lines)):
+            return True
+        if end - 1 <= start:
+            return False
+        opening = _QUOTE_PREFIX.sub("", self.lines[start])
+        closing = _QUOTE_PREFIX.sub("", self.lines[end - 1])
+        indent = len(closing) - len(closing.lstrip(" "))
+        if indent - (len(opening) - len(opening.lstrip(" "))) > 3:
+            return False  # indented too far to close: code
+        match = _FENCE_CLOSE.match(closing.strip())
+        return bool(match) and match.group(1)[0] == token.markup[0] \
+            and len(match.group(1)) >= len(token.markup)
 
     def _stray_markers(self, token: Token) -> None:
         """`:::` lines that markdown-it left in a paragraph: a closer with no opener,
