@@ -123,6 +123,20 @@ RANDOM_LESSON = [
 ]
 
 
+def test_python_and_numpy_random_are_seeded_too(make_lesson):
+    lesson = make_lesson(["import random\nimport numpy as np\nr = (random.random(), float(np.random.rand()))\nr\n"], seed=11)
+    first = Runner(lesson).run_to_end().outputs[0]
+    second = Runner(lesson).run_to_end().outputs[0]
+    assert first == second
+    import random
+
+    import numpy as np
+
+    random.seed(11)
+    np.random.seed(11)
+    assert first == repr((random.random(), float(np.random.rand()))) + "\n"
+
+
 def test_two_runs_are_identical(make_lesson):
     lesson = make_lesson(RANDOM_LESSON, seed=3)
     first = Runner(lesson).run_to_end()

@@ -10,7 +10,7 @@ publishes a `RunState` and waits for the next command. The UI only ever reads
 
 Pause points are numbered in the order they are reached (0, 1, 2, ...): statement
 points, iteration points, and the end of every runnable cell but the last one.
-Runs are deterministic (torch and `random` are seeded before the first cell), so
+Runs are deterministic (torch, `random` and numpy are seeded before the first cell), so
 `goto(k)` reaches point k again by replaying from a fresh namespace, publishing
 nothing until it gets there. Because replay is exact, the runner also keeps the last
 HISTORY_SIZE paused states: when k is among them, goto(k) shows it at once and the
@@ -189,6 +189,9 @@ class _Run:
         seed = self.lesson.seed
         torch.manual_seed(seed)
         random.seed(seed)
+        numpy = sys.modules.get("numpy")  # torch loads it; lessons may draw from it too
+        if numpy is not None:
+            numpy.random.seed(seed)
         started = time.perf_counter()
         if not self.replaying:
             self.publish(snapshot=False)
