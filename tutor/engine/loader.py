@@ -239,6 +239,8 @@ class _Parser:
             text = text[1:]
         self.text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.lines = self.text.split("\n")
+        # markdown-it's line count: a final newline does not start another line.
+        self.end = len(self.lines) - 1 if self.text.endswith("\n") else len(self.lines)
         self.result = result
         self.info = [_Line() for _ in self.lines]
         self.section_starts: list[tuple[int, Text]] = []  # (0-based heading line, title)
@@ -291,7 +293,7 @@ class _Parser:
                 self._open_block(token, stack)
             elif kind.startswith("container_") and kind.endswith("_close"):
                 name, opener = stack.pop()
-                parent_end = parents[-1].map[1] if parents else len(self.lines)
+                parent_end = parents[-1].map[1] if parents else self.end
                 if not self._closes(opener, parent_end):
                     result.error(self._at(opener.map[0]),
                                  f"'::: {name}' block is not closed (no '{opener.markup}' line)")
@@ -305,7 +307,7 @@ class _Parser:
                 result.warning(self._at(token.map[0]), f"'##' heading inside a '::: {stack[-1][0]}' "
                                                        "block is prose, not a section")
             elif kind == "fence":
-                parent_end = parents[-1].map[1] if parents else len(self.lines)
+                parent_end = parents[-1].map[1] if parents else self.end
                 self._fence(token, stack, previous.get(token.level), parent_end)
             elif kind == "paragraph_open":
                 self._stray_markers(token)
@@ -319,7 +321,7 @@ class _Parser:
         that in the tokens (an unclosed block gets a close token too), but a closed
         block ends before its parent does, on a line of at least as many colons."""
         end = opener.map[1]
-        if end >= min(parent_end, len(self.lines)):
+        if end >= min(parent_end, self.end):
             return False
         match = _COLON_LINE.match(_QUOTE_PREFIX.sub("", self.lines[end]).lstrip())
         return bool(match) and not match.group(2).strip() and len(match.group(1)) >= len(opener.markup)
@@ -420,7 +422,7 @@ class _Parser:
         """markdown-it ends an unclosed fence where its parent ends (the file, a block,
         a list item); a closed one ends after its closing line, which may be there too."""
         start, end = token.map
-        if end < min(parent_end, len(self.lines)):
+        if end < min(parent_end, self.end):
             return True
         if end - 1 <= start:
             return False
