@@ -39,3 +39,10 @@ def test_non_finite_numbers_stay_valid_json():
     assert data["tensors"]["W"]["value"] == ["NaN", "-Infinity"]
     assert float(data["cost"]) == float("inf")
     assert "\n" not in line
+
+
+def test_values_json_cannot_hold_become_strings():
+    view = TensorView(name="z", shape=(1,), dtype="complex64", value=[1 + 2j])
+    data = json.loads(dumps(ev.Iteration(cell=0, iteration=0, lr=None, cost=None, tensors=(view,))))
+    assert data["tensors"]["z"]["value"] == ["(1+2j)"]
+    assert data["lr"] is None and data["cost"] is None

@@ -3,8 +3,9 @@
 One object per line, each with `"event"`. JSON has no NaN or infinity, and a
 diverging run is exactly when a lesson produces them, so non-finite floats (a cost,
 a tensor value) are written as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`
-(what `float()` in Python and `Number()` in JavaScript read back); every line is
-valid JSON.
+(what `float()` in Python and `Number()` in JavaScript read back), and values JSON
+cannot hold at all (complex tensor elements) as their `str()`; every line is valid
+JSON.
 """
 
 from __future__ import annotations
@@ -74,6 +75,6 @@ def dumps(event: ev.Event) -> str:
     """One event as one line of JSON (no trailing newline)."""
     data = event_dict(event)
     try:
-        return json.dumps(data, ensure_ascii=False, allow_nan=False)
+        return json.dumps(data, ensure_ascii=False, allow_nan=False, default=str)
     except ValueError:  # a nan/inf somewhere: spell it out (rare, so not done up front)
-        return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+        return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, default=str)
