@@ -288,3 +288,45 @@ async def test_non_finite_cost_stops_and_shows_the_hint(make_app):
         await pilot.press("l")
         await pilot.pause(0.1)
         assert "학습률이 너무 큰" in screen_text(app)
+
+
+async def test_p_records_a_prediction_and_compares_it_after_the_cell_ran(make_app):
+    from textual.widgets import TextArea
+
+    from tutor.ui.screens.predict import PredictScreen
+
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("p")
+        assert isinstance(app.screen, PredictScreen)
+        app.screen.query_one(TextArea).text = "ready"
+        await pilot.press("ctrl+s")
+        assert app.screen is screen
+        assert screen.predictions == {0: "ready"}
+        await press_and_settle(pilot, screen, "n")
+        output = screen.query_one("#output-text").render()
+        text = screen_text(app)
+        assert "prediction matches" in text, output
+
+
+async def test_E_edits_a_cell_and_runs_the_lesson_again_with_it(make_app):
+    from textual.widgets import TextArea
+
+    from tutor.ui.screens.edit_cell import EditCellScreen
+
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n")
+        old_runner = screen.runner
+        await pilot.press("E")
+        assert isinstance(app.screen, EditCellScreen)
+        area = app.screen.query_one(TextArea)
+        area.text = area.text.replace('print("ready")', 'print("edited")')
+        await pilot.press("ctrl+r")
+        assert app.screen is screen
+        assert screen.runner is not old_runner
+        await press_and_settle(pilot, screen, "n")
+        assert screen.runner.state.outputs[0] == "edited\n"
+        assert "differs from the expected output" in screen_text(app)

@@ -33,6 +33,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.clear_runs": ("clear runs", "이전 실행 지우기"),
     "lesson.hint": ("hint", "힌트"),
     "lesson.back": ("back", "뒤로"),
+    "lesson.predict": ("predict", "예측"),
+    "lesson.edit": ("edit", "고치기"),
     "help.close": ("close", "닫기"),
     # help screen descriptions
     "describe.app.lang": ("switch language (한국어 / English)", "언어 바꾸기 (한국어 / English)"),
@@ -58,6 +60,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "describe.lesson.log": ("cost plot: log / linear y axis", "비용 그래프: 로그 / 선형 y축"),
     "describe.lesson.clear_runs": ("clear the previous runs from the plot", "그래프에서 이전 실행 지우기"),
     "describe.lesson.hint": ("show the next hint of this section", "이 절의 다음 힌트 보기"),
+    "describe.lesson.predict": (
+        "predict what the next cell prints, then compare",
+        "다음 셀의 출력을 예측하고 비교하기",
+    ),
+    "describe.lesson.edit": (
+        "edit this cell and run the lesson again with it",
+        "이 셀을 고쳐서 강의를 다시 실행하기",
+    ),
     "describe.lesson.back": ("back to the lesson list", "강의 목록으로"),
     "describe.help.close": ("close the help", "도움말 닫기"),
     # picker
@@ -74,6 +84,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.norun": ("shown only, never run", "보기만 하는 코드 (실행 안 함)"),
     "lesson.other_section": ("(code of §{n})", "(§{n}의 코드)"),
     "lesson.finished": ("Lesson finished. r runs it again.", "강의를 마쳤습니다. r로 다시 실행합니다."),
+    "lesson.nothing_to_predict": ("every cell has run", "모든 셀이 실행되었습니다"),
     "lesson.engine_busy": ("still loading torch…", "아직 torch를 불러오는 중…"),
     "lesson.no_hint": ("no hints in this section", "이 절에는 힌트가 없습니다"),
     "lesson.no_more_hints": ("all hints shown", "힌트를 모두 보았습니다"),

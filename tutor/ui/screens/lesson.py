@@ -50,6 +50,8 @@ class LessonScreen(Screen):
         Binding("g", "toggle_log", "log y", show=False, id="lesson.log"),
         Binding("c", "clear_runs", "clear runs", show=False, id="lesson.clear_runs"),
         Binding("h", "hint", "hint", show=False, id="lesson.hint"),
+        Binding("p", "predict", "predict", show=False, id="lesson.predict"),
+        Binding("E", "edit_cell", "edit", show=False, id="lesson.edit"),
         Binding("q,escape", "back", "back", id="lesson.back"),
     ]
 
@@ -63,6 +65,8 @@ class LessonScreen(Screen):
         self._prose_key: tuple | None = None
         self._plot_built_at = 0.0
         self._detail_at = 0.0
+        self.predictions: dict[int, str] = {}  # cell index -> what the learner predicted
+        self.edits: dict[int, str] = {}  # cell index -> the learner's edited source
         self._marked_finished = False
         self._left = False
 
@@ -230,7 +234,7 @@ class LessonScreen(Screen):
         expected = cell.expected.text if cell.expected is not None else None
         pane.show(
             state.outputs.get(cell_index), expected, cell_index in state.cells_done,
-            error, hint, state.output_truncated,
+            error, hint, state.output_truncated, self.predictions.get(cell_index),
         )
         pane.border_title = f"{t('pane.output', lang)} · {t('lesson.cell', lang, n=cell_index)}"
 
@@ -322,6 +326,80 @@ class LessonScreen(Screen):
         self.query_one(HintsPanel).reveal_next()
         pane = self.query_one("#prose-pane")
         pane.call_after_refresh(pane.scroll_end, animate=False)
+
+    def _cell_to_predict(self) -> int | None:
+        """The cell that runs next (or is running): what a prediction is about."""
+        state = self._last_state or RunState()
+        if state.cell is not None and state.cell not in state.cells_done:
+            return state.cell
+        done = set(state.cells_done)
+        for cell in self.lesson.runnable_cells:
+            if cell.index not in done and (state.cell is None or cell.index >= state.cell):
+                return cell.index
+        return None
+
+    def action_predict(self) -> None:
+        from tutor.ui.screens.predict import PredictScreen
+
+        index = self._cell_to_predict()
+        if index is None:
+            self.notify(t("lesson.nothing_to_predict", self.lang), timeout=2)
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.predictions[index] = text
+                if self._last_state is not None:
+                    self.render_state(self._last_state)
+
+        cell = self.lesson.cells[index]
+        self.app.push_screen(PredictScreen(cell, self.lang, self.predictions.get(index, "")), done)
+
+    def _cell_to_edit(self) -> int | None:
+        """The runner's cell when it is in the section on screen, else the section's first."""
+        state = self._last_state or RunState()
+        section = self.lesson.sections[self.section]
+        if state.cell is not None and state.cell in section.cells:
+            return state.cell
+        if section.cells:
+            return section.cells[0]
+        runnable = self.lesson.runnable_cells
+        return runnable[0].index if runnable else None
+
+    def action_edit_cell(self) -> None:
+        from tutor.ui.screens.edit_cell import EditCellScreen
+
+        index = self._cell_to_edit()
+        if index is None:
+            self.notify(t("lesson.no_cell", self.lang), timeout=2)
+            return
+
+        def done(source: str | None) -> None:
+            if source is not None:
+                self.run_edited(index, source)
+
+        self.app.push_screen(
+            EditCellScreen(self.lesson, index, self.lang, source=self.edits.get(index)), done
+        )
+
+    def run_edited(self, index: int, source: str) -> None:
+        """Swap in the learner's version of a cell and start the lesson over with it
+        (a new runner: the old one ran the old code). The lr override is kept."""
+        from tutor.engine.edit import replace_cell_source
+
+        self.edits[index] = source
+        self.lesson = replace_cell_source(self.lesson, index, source)
+        old = self.runner
+        if old is None:
+            return  # torch still loading: the runner will be made from the new lesson
+        self._keep_run(old.state)
+        lr_override = old.state.lr_override
+        old.close()
+        self.runner = self.app.runner_class(self.lesson, lr_override=lr_override)
+        self._marked_finished = False
+        self._followed_cell = None
+        self.query_one(CodeView).invalidate()
+        self.render_state(self.runner.state)
 
     def action_back(self) -> None:
         self.leave()

@@ -1,7 +1,8 @@
 """What the current cell printed, and its expected output once it has run.
 
 Predict, then compare: a cell's ```output block stays hidden until the cell ran to
-its end; then it is shown under the real output with a ✓/✗ mark. Errors from the
+its end; then it is shown under the real output with a ✓/✗ mark. A prediction the
+learner typed (`p`) is shown too, line by line beside the output once the cell ran. Errors from the
 lesson code and hints (e.g. the learning rate is too large) are shown here too,
 above the output, so the learner sees them where they look for results.
 """
@@ -15,6 +16,7 @@ from textual.widgets import Static
 
 from tutor.engine.compare import compare_output
 from tutor.ui.i18n import t
+from tutor.ui.screens.predict import prediction_result
 
 TAIL_LINES = 200  # enough to scroll back; rendering 10k printed lines per tick is not
 
@@ -47,8 +49,9 @@ class OutputPane(VerticalScroll):
         error: str | None = None,
         hint: str | None = None,
         truncated: bool = False,
+        prediction: str | None = None,
     ) -> None:
-        key = (text, expected, ran, error, hint, truncated, self.lang)
+        key = (text, expected, ran, error, hint, truncated, prediction, self.lang)
         if key == self._key:
             return
         self._key = key
@@ -74,7 +77,10 @@ class OutputPane(VerticalScroll):
                 if not same:
                     parts.append(Text(t("output.expected", self.lang), style="dim"))
                     parts.append(Text(expected.rstrip("\n"), style="dim"))
-            else:
+            elif prediction is None:
                 parts.append(Text(t("output.hidden", self.lang), style="dim italic"))
+        if prediction is not None:
+            # the learner's own prediction (p): beside the real output once the cell ran
+            parts.append(prediction_result(prediction, (text or "") if ran else None, self.lang))
         self.query_one("#output-text", Static).update(Group(*parts))
         self.call_after_refresh(self.scroll_end, animate=False)
