@@ -304,3 +304,72 @@ def test_forcecommand_account_gets_the_app_whatever_it_asks_for(tmp_path):
                 term.close()
     except SshdUnavailable as exc:
         pytest.fail(f"cannot set up the SSH test: {exc}", pytrace=False)
+
+
+LONG_LESSON = LESSON.replace("id: e2e-tiny", "id: e2e-long").replace(
+    "range(3)", "range(10_000_000)"
+)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text` (a path unique to this test)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_dropped_connection_ends_the_remote_session(ssh_prefix, tmp_path):
+    """A learner whose connection drops mid-run leaves no tutor burning CPU behind,
+    and the progress file, if any, is whole."""
+    lessons = tmp_path / "lessons-dropped"
+    lessons.mkdir()
+    (lessons / "01-long.md").write_text(LONG_LESSON, encoding="utf-8")
+    state = tmp_path / "state"
+    remote = ["env", f"XDG_STATE_HOME={state}", "LANG=C.UTF-8", str(TUTOR), "--lessons", str(lessons)]
+    term = ssh_in_terminal(ssh_prefix, remote)
+    try:
+        term.wait_for("Tiny SSH lesson")
+        term.press("Enter")
+        term.wait_for("for epoch in range(10_000_000):")
+        term.wait_for(lambda s: "loading torch" not in s)
+        term.press("space")
+        term.wait_for(lambda s: "running" in s)
+        assert processes_mentioning(str(lessons)), "the remote tutor is not running"
+    finally:
+        term.close()  # kills the ssh client: the connection drops
+    deadline = time.monotonic() + 15
+    while (left := processes_mentioning(str(lessons))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:  # clean up after a failure: these are this test's own processes
+        os.kill(pid, 9)
+    assert not left, "tutor kept running after its SSH connection dropped"
+    progress_file = state / "tutor" / "progress.json"
+    if progress_file.exists():
+        json.loads(progress_file.read_text())
+
+
+def test_corrupt_progress_file_is_reported_and_set_aside(ssh_prefix, tmp_path):
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (lessons / "01-tiny.md").write_text(LESSON, encoding="utf-8")
+    state = tmp_path / "state"
+    (state / "tutor").mkdir(parents=True)
+    (state / "tutor" / "progress.json").write_text('{"version": 1, "lessons": {"e2e-ti')
+    remote = ["env", f"XDG_STATE_HOME={state}", "LANG=C.UTF-8", str(TUTOR), "--lessons", str(lessons)]
+    term = ssh_in_terminal(ssh_prefix, remote)
+    try:
+        term.wait_for("Tiny SSH lesson")
+        term.wait_for("corrupt-", timeout=10)  # the warning names the copy
+        term.press("q")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+    assert len(list((state / "tutor").glob("progress.json.corrupt-*"))) == 1
