@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .sshd import SshdUnavailable, ensure_command, sshd_server
+from .sshd import SshdUnavailable, ensure_command, ensure_openssh, sshd_server
 
 pytestmark = pytest.mark.slow
 
@@ -266,7 +266,7 @@ def documented_match_block(tutor: Path, lessons: Path) -> str:
 
 def test_documented_match_block_is_valid_sshd_config(tmp_path):
     try:
-        ensure_command("sshd", "openssh-server")
+        ensure_openssh()
     except SshdUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     lessons = tmp_path / "lessons"
