@@ -239,6 +239,10 @@ class _Hint:
 
 
 class _Parser:
+    """One pass over markdown-it's block tokens: each source line is tagged with
+    where it belongs (`_Line`), then sections, prose, cells and hints are cut from
+    the tagged lines. Problems go to the Analysis; parsing goes on after them."""
+
     def __init__(self, result: Analysis, text: str) -> None:
         if text.startswith("\ufeff"):
             text = text[1:]
