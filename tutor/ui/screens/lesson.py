@@ -97,6 +97,10 @@ class LessonScreen(Screen):
         position = self.app.progress.position(self.lesson.id)
         if position is not None and position["section"] < len(self.lesson.sections):
             self.section = position["section"]  # back where the learner left off
+            self.notify(
+                t("lesson.resume", self.lang, section=position["section"], cell=position["cell"]),
+                timeout=4,
+            )
         self.watch(self.app, "lang", self._lang_changed, init=False)
         self.watch(self.app, "theme", self._lang_changed, init=False)  # colours are baked in
         self._apply_lang()

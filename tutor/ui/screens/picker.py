@@ -7,6 +7,8 @@ why a lesson is missing instead of wondering.
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -108,18 +110,24 @@ class PickerScreen(Screen):
             summary.update(t("picker.empty", self.lang, dir=self.lessons_dir))
             return
         lang = self.lang
-        body = Text(lesson.title.get(lang) + "\n", style="bold")
+        head = Text(lesson.title.get(lang) + "\n", style="bold")
         if lesson.summary.get(lang):
-            body.append("\n" + lesson.summary.get(lang) + "\n")
+            head.append("\n" + lesson.summary.get(lang) + "\n")
         progress = self.app.progress
         position = progress.position(lesson.id)
+        sections = Table.grid(padding=(0, 1, 0, 0))  # hanging indent for long titles
+        sections.add_column(no_wrap=True)
+        sections.add_column()
         for section in lesson.sections[1:]:
             here = position is not None and position["section"] == section.index
-            body.append("\n▶ " if here else "\n  ", "bold" if here else "")
-            body.append(f"§{section.index} {section.title.get(lang)}")
+            sections.add_row(
+                Text("▶" if here else " ", "bold"),
+                Text(f"§{section.index} {section.title.get(lang)}", "bold" if here else ""),
+            )
+        parts = [head, sections]
         if lesson.id in progress.finished:
-            body.append("\n\n" + t("picker.finished", lang), "green")
-        summary.update(body)
+            parts.append(Text("\n" + t("picker.finished", lang), "green"))
+        summary.update(Group(*parts))
 
     def highlighted_lesson(self) -> Lesson | None:
         index = self.query_one(OptionList).highlighted
