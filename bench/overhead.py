@@ -128,9 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         bare()  # warm up torch's kernels and allocator
         engine(lesson)
         bare_times, engine_times = [], []
-        for _ in range(args.repeat):
-            bare_times.append(bare())
-            engine_times.append(engine(lesson))
+        for i in range(args.repeat):  # alternate, and swap the order every time
+            if i % 2:
+                engine_times.append(engine(lesson))
+                bare_times.append(bare())
+            else:
+                bare_times.append(bare())
+                engine_times.append(engine(lesson))
     b, e = statistics.median(bare_times), statistics.median(engine_times)
     print(f"torch threads: {torch.get_num_threads()}")
     print(f"bare:   median {b * 1000:.1f} ms over {args.repeat} runs of 1001 epochs")
