@@ -330,3 +330,18 @@ async def test_E_edits_a_cell_and_runs_the_lesson_again_with_it(make_app):
         await press_and_settle(pilot, screen, "n")
         assert screen.runner.state.outputs[0] == "edited\n"
         assert "differs from the expected output" in screen_text(app)
+
+
+async def test_a_key_pressed_while_torch_loads_runs_once_it_is_ready(make_app):
+    from tutor.engine.runner import Runner
+
+    app = make_app(lesson="tiny-fit")
+    app._load_engine = lambda: None  # hold "loading torch…" until the test says so
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert screen.runner is None
+        assert "loading torch" in screen.query_one("#status").render().plain
+        await pilot.press("n")
+        app._engine_loaded(Runner)
+        await wait_for(pilot, lambda: screen.runner is not None and 0 in screen.runner.state.cells_done,
+                       what="cell 0 ran")

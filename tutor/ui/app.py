@@ -97,14 +97,15 @@ class TutorApp(App):
         except Exception as exc:  # a broken torch install: say so, keep the app usable
             self.call_from_thread(self._engine_failed, f"{type(exc).__name__}: {exc}")
             return
-        self.call_from_thread(self._engine_loaded, Runner)
-        # Warm-up: torch imports its compiler stack (torch._dynamo, seconds) the first
-        # time an optimizer is created. Nearly every lesson creates one, so pay for it
-        # now, while the learner reads, instead of freezing their first step.
+        # Warm-up: torch imports its compiler stack (torch._dynamo, 1-5 s) the first
+        # time an optimizer is created, holding the import lock. Nearly every lesson
+        # creates one, so do it before saying "ready": otherwise the learner's first
+        # key would hang on that import with the status claiming to be ready.
         try:
             torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         except Exception:  # only a warm-up: the lesson will report real problems
             pass
+        self.call_from_thread(self._engine_loaded, Runner)
 
     def _engine_loaded(self, runner_class) -> None:
         self.runner_class = runner_class

@@ -65,6 +65,7 @@ class LessonScreen(Screen):
         self._prose_key: tuple | None = None
         self._plot_built_at = 0.0
         self._detail_at = 0.0
+        self._pending_action: str | None = None
         self.predictions: dict[int, str] = {}  # cell index -> what the learner predicted
         self.edits: dict[int, str] = {}  # cell index -> the learner's edited source
         self._marked_finished = False
@@ -113,6 +114,9 @@ class LessonScreen(Screen):
             return
         self.runner = self.app.make_runner(self.lesson)
         self.refresh_from_state()
+        action, self._pending_action = self._pending_action, None
+        if action is not None:  # a key pressed while torch was loading
+            getattr(self, f"action_{action}")()
 
     # ------------------------------------------------------------------ rendering
 
@@ -266,21 +270,24 @@ class LessonScreen(Screen):
 
     # ------------------------------------------------------------------ actions
 
-    def _engine(self):
+    def _engine(self, action: str | None = None):
+        """The runner, or None while torch loads; then `action` runs once it is ready."""
         if self.runner is None:
             self.notify(t("lesson.engine_busy", self.lang), timeout=2)
+            if action is not None:
+                self._pending_action = action
         return self.runner
 
     def action_next(self) -> None:
-        if (runner := self._engine()) is not None:
+        if (runner := self._engine("next")) is not None:
             runner.next()
 
     def action_step(self) -> None:
-        if (runner := self._engine()) is not None:
+        if (runner := self._engine("step")) is not None:
             runner.step()
 
     def action_run(self) -> None:
-        if (runner := self._engine()) is None:
+        if (runner := self._engine("run")) is None:
             return
         if runner.state.status == "running":
             runner.pause()
