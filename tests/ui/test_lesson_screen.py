@@ -72,7 +72,7 @@ async def test_n_runs_a_cell_then_one_iteration_and_reveals_expected_output(make
         assert fmt_number(reference_w(2)) in screen_text(app)
         assert len(state.costs) == 2
         status = screen.query_one("#status").render().plain
-        assert "cell 1" in status and "iter 2" in status and "paused" in status
+        assert "cell 2" in status and "iter 2" in status and "paused" in status  # from 1
 
 
 async def test_s_steps_one_statement(make_app):
@@ -345,3 +345,15 @@ async def test_a_key_pressed_while_torch_loads_runs_once_it_is_ready(make_app):
         app._engine_loaded(Runner)
         await wait_for(pilot, lambda: screen.runner is not None and 0 in screen.runner.state.cells_done,
                        what="cell 0 ran")
+
+
+async def test_n_pressed_quickly_three_times_takes_three_steps(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await press_and_settle(pilot, screen, "n", "n")  # into the loop: iteration 0
+        await pilot.press("n", "n", "n")  # no waiting in between
+        await wait_for(pilot, lambda: screen.runner.state.iteration == 3 and settled(screen),
+                       what="three more iterations")
+        await pilot.pause(0.3)
+        assert screen.runner.state.iteration == 3  # and not more

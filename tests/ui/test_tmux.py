@@ -80,7 +80,7 @@ def test_tutor_in_tmux_steps_and_changes_lr(lessons_dir, tmp_path):
         term.wait_text("Tiny fit")
         term.press("Enter")
         term.wait_text("w = torch.tensor([1.0],")
-        term.wait_for(lambda s: "ready" in s.splitlines()[0], what="torch loaded")
+        term.wait_for(lambda s: "ready" in s.splitlines()[0], 90, what="torch loaded")
         term.press("n")
         term.wait_text("✓ matches the expected output")
         term.press("n", "n", "n")

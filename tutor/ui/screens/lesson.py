@@ -66,6 +66,10 @@ class LessonScreen(Screen):
         self._plot_built_at = 0.0
         self._detail_at = 0.0
         self._pending_action: str | None = None
+        self._queued: list[str] = []  # n/s pressed while a step was executing
+        self._sent_from: RunState | None = None
+        self._sent_at = 0.0
+        self._free_running = False
         self.predictions: dict[int, str] = {}  # cell index -> what the learner predicted
         self.edits: dict[int, str] = {}  # cell index -> the learner's edited source
         self._marked_finished = False
@@ -99,7 +103,7 @@ class LessonScreen(Screen):
         if position is not None and position["section"] < len(self.lesson.sections):
             self.section = position["section"]  # back where the learner left off
             self.notify(
-                t("lesson.resume", self.lang, section=position["section"], cell=position["cell"]),
+                t("lesson.resume", self.lang, section=position["section"], cell=position["cell"] + 1),
                 timeout=4,
             )
         self.watch(self.app, "lang", self._lang_changed, init=False)
@@ -124,6 +128,7 @@ class LessonScreen(Screen):
         """Timer: render the runner's latest state if it is a new one."""
         if self.runner is None:
             return
+        self._drain_queue()
         state = self.runner.state
         if state is self._last_state:
             return
@@ -139,7 +144,7 @@ class LessonScreen(Screen):
         loading = self.runner is None
         self.query_one(StatusLine).show(
             t("lesson.section", self.lang, n=self.section, total=len(lesson.sections) - 1),
-            state.cell,
+            None if state.cell is None else state.cell + 1,  # learners count cells from 1
             state.iteration,
             state.lr if state.lr is not None else state.lr_override,
             state.cost,
@@ -244,7 +249,7 @@ class LessonScreen(Screen):
             state.outputs.get(cell_index), expected, cell_index in state.cells_done,
             error, hint, state.output_truncated, self.predictions.get(cell_index),
         )
-        pane.border_title = f"{t('pane.output', lang)} · {t('lesson.cell', lang, n=cell_index)}"
+        pane.border_title = f"{t('pane.output', lang)} · {t('lesson.cell', lang, n=cell_index + 1)}"
 
     def _previous_runs(self) -> tuple[PreviousRun, ...]:
         return tuple(self.app.previous_runs.get(self.lesson.id, ()))
@@ -278,20 +283,54 @@ class LessonScreen(Screen):
                 self._pending_action = action
         return self.runner
 
+    # `n` and `s` pressed while the previous step is still executing are queued (a
+    # few), not lost: the runner would merge them into the step in progress.
+    MAX_QUEUED = 8
+    STEP_TIMEOUT = 5.0  # after this, a command that produced no new state is forgotten
+
     def action_next(self) -> None:
-        if (runner := self._engine("next")) is not None:
-            runner.next()
+        self._step_command("next")
 
     def action_step(self) -> None:
-        if (runner := self._engine("step")) is not None:
-            runner.step()
+        self._step_command("step")
+
+    def _step_command(self, kind: str) -> None:
+        if self._engine(kind) is None:
+            return
+        if self._busy():
+            if not self._free_running and len(self._queued) < self.MAX_QUEUED:
+                self._queued.append(kind)
+            return
+        self._issue(kind)
+
+    def _issue(self, kind: str) -> None:
+        self._free_running = False
+        self._sent_from = self.runner.state
+        self._sent_at = time.monotonic()
+        getattr(self.runner, kind)()
+
+    def _busy(self) -> bool:
+        state = self.runner.state
+        if state.status in ("done", "error"):
+            return False
+        if state.status == "running":
+            return True
+        waiting = state is self._sent_from  # the command has not produced a state yet
+        return waiting and time.monotonic() - self._sent_at < self.STEP_TIMEOUT
+
+    def _drain_queue(self) -> None:
+        if self._queued and self.runner is not None and not self._busy():
+            self._issue(self._queued.pop(0))
 
     def action_run(self) -> None:
         if (runner := self._engine("run")) is None:
             return
+        self._queued.clear()
         if runner.state.status == "running":
             runner.pause()
+            self._free_running = False
         else:
+            self._free_running = True
             runner.run()
 
     def action_reset(self) -> None:
@@ -299,6 +338,8 @@ class LessonScreen(Screen):
             return
         self._keep_run(runner.state)
         self._marked_finished = False
+        self._queued.clear()
+        self._free_running = False
         runner.reset()
 
     def _keep_run(self, state: RunState) -> None:

@@ -73,7 +73,7 @@ class CodeView(VerticalScroll):
         for cell in cells:
             if len(cells) > 1:
                 style = "bold" if cell.index == current else "dim"
-                title = f"[{cell.index}]" + (f" {notes[cell.index]}" if cell.index in notes else "")
+                title = f"[{cell.index + 1}]"  # counted from 1, as everywhere a learner reads + (f" {notes[cell.index]}" if cell.index in notes else "")
                 parts.append(Rule(title, style=style, align="left", characters="╌"))
                 row += 1
             elif cell.index in notes:
