@@ -105,3 +105,14 @@ def test_lesson_by_id_or_path_opens_directly(lessons_dir, progress_path):
         args = argparse.Namespace(lessons=str(lessons_dir), lang="en", lesson=ref, watch=False)
         app = build_app(args, progress_path=progress_path)
         assert app.initial_lesson.id == "tiny-fit"
+
+
+async def test_help_follows_a_language_switch(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert "move down" in screen_text(app)
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "아래로" in screen_text(app)

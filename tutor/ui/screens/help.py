@@ -39,7 +39,11 @@ def _declared(node) -> list[Binding]:
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,question_mark,q", "close", "close", id="help.close")]
+    BINDINGS = [
+        Binding("escape,question_mark,q", "close", "close", id="help.close"),
+        # a modal screen hides the app's bindings: switching language stays possible
+        Binding("l", "app.toggle_lang", "lang", show=False, id="help.lang"),
+    ]
 
     def __init__(self, screen_below) -> None:
         super().__init__(id="help")
@@ -50,7 +54,9 @@ class HelpScreen(ModalScreen):
             yield Static("", id="help-text")
 
     def on_mount(self) -> None:
-        lang = self.app.lang
+        self.watch(self.app, "lang", self._fill, init=True)  # `l` works here too
+
+    def _fill(self, lang: str) -> None:
         table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
