@@ -140,3 +140,25 @@ def test_list_missing_or_empty_directory_exits_2(tutor_cli, tmp_path, make_dir):
     code, out, err = tutor_cli("list", "--lessons", str(target))
     expected = f"no lesson files (*.md) in {target}" if make_dir else f"lesson directory not found: {target}"
     assert (code, out, err) == (2, "", f"tutor: error: {expected}\n")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`tutor list | head -1` on a long listing: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    for i in range(400):
+        (tmp_path / f"{i:03d}-l{i}.md").write_text(
+            f"---\nid: l{i}\ntitle: {{en: Lesson {i} {'x' * 400}, ko: 수업 {i}}}\n---\nText.\n",
+            encoding="utf-8",
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tutor", "list", "--lessons", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    assert "Traceback" not in stderr
+    assert proc.returncode in (0, 141)
