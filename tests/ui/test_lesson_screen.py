@@ -357,3 +357,26 @@ async def test_n_pressed_quickly_three_times_takes_three_steps(make_app):
                        what="three more iterations")
         await pilot.pause(0.3)
         assert screen.runner.state.iteration == 3  # and not more
+
+
+async def test_keys_typed_right_after_e_land_in_the_field(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        from textual import events
+
+        # One burst, queued before any is handled, as tmux or a fast typist sends them
+        # (pilot.press would wait for each key to be processed).
+        for key, char in [("e", "e"), ("0", "0"), ("full_stop", "."), ("3", "3"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: screen.runner.state.lr_override == 0.3, what="lr 0.3")
+        assert app.focused is None
+
+
+async def test_the_letter_e_can_be_typed_in_the_lr_field(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("e", "backspace", *"1e-3", "enter")
+        assert screen.runner.state.lr_override == 0.001
+        assert app.focused is None

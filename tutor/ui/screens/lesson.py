@@ -44,7 +44,9 @@ class LessonScreen(Screen):
         Binding("s", "step", "stmt", id="lesson.step"),
         Binding("space", "run", "run", id="lesson.run"),
         Binding("r", "reset", "reset", id="lesson.reset"),
-        Binding("e", "edit_lr", "lr", id="lesson.lr"),
+        # priority: handled as the key arrives, so the keys typed right after it
+        # (already queued) reach the field; check_action lets `e` through while typing.
+        Binding("e", "edit_lr", "lr", id="lesson.lr", priority=True),
         Binding("left_square_bracket", "section(-1)", "◀§", id="lesson.prev_section"),
         Binding("right_square_bracket", "section(1)", "§▶", id="lesson.next_section"),
         Binding("g", "toggle_log", "log y", show=False, id="lesson.log"),
@@ -349,6 +351,11 @@ class LessonScreen(Screen):
         runs = self.app.previous_runs.setdefault(self.lesson.id, [])
         runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs))
         del runs[MAX_PREVIOUS:]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_lr" and self.query_one(LrField).editing:
+            return False  # `e` is a letter of "1e-3" while the field is being edited
+        return True
 
     def action_edit_lr(self) -> None:
         self.query_one(LrField).begin_edit()

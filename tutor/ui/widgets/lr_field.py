@@ -116,7 +116,9 @@ class LrField(Horizontal):
     def begin_edit(self) -> None:
         self.editing = True
         self.input.can_focus = True
-        self.input.focus()
+        # Synchronously (Widget.focus() defers): keys typed right after `e`, already
+        # queued behind it, must land in the field.
+        self.screen.set_focus(self.input)
         self.input.select_all()
         self.add_class("-editing")
 
