@@ -380,3 +380,23 @@ async def test_the_letter_e_can_be_typed_in_the_lr_field(make_app):
         await pilot.press("e", "backspace", *"1e-3", "enter")
         assert screen.runner.state.lr_override == 0.001
         assert app.focused is None
+
+
+async def test_pagedown_scrolls_a_long_section(make_app, lessons_dir):
+    long_prose = "\n\n".join(f"Paragraph {i} of a long section." for i in range(40))
+    (lessons_dir / "05-long-text.md").write_text(
+        "---\nid: long-text\ntitle:\n  en: Long text\n  ko: 긴 글\n---\n\n" + long_prose
+        + "\n\n## Code | 코드\n\n```python\nx = 1\n```\n",
+        encoding="utf-8",
+    )
+    app = make_app(lesson="long-text")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen.query_one("#prose-pane")
+        await pilot.pause(0.2)
+        assert pane.scroll_y == 0 and pane.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause(0.1)
+        assert pane.scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        assert pane.scroll_y == 0

@@ -33,6 +33,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.clear_runs": ("clear runs", "이전 실행 지우기"),
     "lesson.hint": ("hint", "힌트"),
     "lesson.back": ("back", "뒤로"),
+    "lesson.prose_down": ("text ↓", "본문 ↓"),
+    "lesson.prose_up": ("text ↑", "본문 ↑"),
     "lesson.predict": ("predict", "예측"),
     "lesson.edit": ("edit", "고치기"),
     "help.close": ("close", "닫기"),
@@ -68,6 +70,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "edit this cell and run the lesson again with it",
         "이 셀을 고쳐서 강의를 다시 실행하기",
     ),
+    "describe.lesson.prose_down": ("scroll the section text down", "절 본문 아래로"),
+    "describe.lesson.prose_up": ("scroll the section text up", "절 본문 위로"),
     "describe.lesson.back": ("back to the lesson list", "강의 목록으로"),
     "describe.help.close": ("close the help", "도움말 닫기"),
     # picker

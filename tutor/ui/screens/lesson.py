@@ -54,6 +54,8 @@ class LessonScreen(Screen):
         Binding("h", "hint", "hint", show=False, id="lesson.hint"),
         Binding("p", "predict", "predict", show=False, id="lesson.predict"),
         Binding("E", "edit_cell", "edit", show=False, id="lesson.edit"),
+        Binding("pagedown", "scroll_prose(1)", "text ↓", show=False, id="lesson.prose_down"),
+        Binding("pageup", "scroll_prose(-1)", "text ↑", show=False, id="lesson.prose_up"),
         Binding("q,escape", "back", "back", id="lesson.back"),
     ]
 
@@ -366,6 +368,14 @@ class LessonScreen(Screen):
             self.section = target
             if self._last_state is not None:
                 self.render_state(self._last_state)
+
+    def action_scroll_prose(self, direction: int) -> None:
+        """Keyboard-only learners read long sections page by page."""
+        pane = self.query_one("#prose-pane")
+        if direction > 0:
+            pane.scroll_page_down(animate=False)
+        else:
+            pane.scroll_page_up(animate=False)
 
     def action_toggle_log(self) -> None:
         plot = self.query_one(CostPlot)
