@@ -14,6 +14,7 @@ def run(source: str, first_line: int = 1, lr_name: str = "lr", **extra):
     ns = {
         ins.PAUSE: lambda line: log.append(("stmt", line)),
         ins.ITER: lambda loop, line: log.append(("iter", loop, line)),
+        ins.LOOP: lambda loop, iterable: iterable,
         ins.LOOP_END: lambda loop: log.append(("end", loop)),
         ins.CHECK: lambda: log.append(("check",)),
         ins.LR: lambda v: extra.get("override", v),

@@ -11,6 +11,10 @@ namespace (all start with `__tutor_`, so snapshots and learners never see them):
 - `__tutor_iter__(loop, line)` as the first statement of every iteration of a
   *top-level* `for`/`while` loop: the *iteration pause point*. It replaces the
   statement pause point of the body's first statement (one stop, not two).
+- `__tutor_loop__(loop, iterable)` wraps the iterable of every top-level `for` loop
+  and returns it unchanged; the runner reads its length when it is a plain sized
+  sequence (a `range`, list, tuple), so a free run knows which iterations are the
+  last few and can keep their states for an instant step back.
 - `__tutor_loop_end__(loop)` right after each top-level loop, so the runner can
   record the last iteration (`break` lands there too; `continue` reaches the next
   iteration point, which records the previous iteration).
@@ -36,11 +40,12 @@ from types import CodeType
 PAUSE = "__tutor_pause__"
 ITER = "__tutor_iter__"
 LOOP_END = "__tutor_loop_end__"
+LOOP = "__tutor_loop__"
 CHECK = "__tutor_check__"
 LR = "__tutor_lr__"
 ECHO = "__tutor_echo__"
 
-HOOK_NAMES = (PAUSE, ITER, LOOP_END, CHECK, LR, ECHO)
+HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, CHECK, LR, ECHO)
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -89,6 +94,8 @@ class _Rewriter:
                 loop_no = ast.Constant(self.loops)
                 self.loops += 1
                 self.rewrite_children(stmt, first_body_iter=loop_no)
+                if isinstance(stmt, (ast.For, ast.AsyncFor)):
+                    stmt.iter = ast.copy_location(_call(LOOP, loop_no, stmt.iter), stmt.iter)
                 new.append(stmt)
                 new.append(_stmt_call(LOOP_END, stmt, loop_no))
             else:

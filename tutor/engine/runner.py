@@ -37,13 +37,15 @@ import sys
 import threading
 import time
 import traceback
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Callable
 
 from tutor.engine import events as ev
 from tutor.engine.instrument import (
-    CHECK, ECHO, ITER, LOOP_END, LR, PAUSE, InstrumentedCell, instrument,
+    CHECK, ECHO, ITER, LOOP, LOOP_END, LR, PAUSE, InstrumentedCell, instrument,
 )
 from tutor.engine.lesson import Cell, Lesson, Text
 from tutor.engine.state import CostPoint, ErrorInfo, RunState
@@ -62,6 +64,15 @@ HISTORY_SIZE = 512  # paused states kept for an instant step back
 # ...as long as they hold at most this much: characters of output plus 8 per cost point
 # (a long run's cost history is repeated in every state kept).
 HISTORY_BUDGET = 8_000_000
+# A pause during a free run lands this many iteration points later, each one's state
+# kept in the history, so that many step backs are instant (the ~1 ms is not seen).
+# The last TAIL_POINTS iterations of a `for` loop over a sized sequence are kept too.
+TAIL_POINTS = 8
+# Pause points where `next()` stops (iteration points and cell ends) are remembered,
+# 8 bytes each, so step back can go to the previous epoch; the oldest half is dropped
+# past this many (only a runaway `while True` loop gets there).
+STOPS_LIMIT = 1_000_000
+NO_TAIL = 1 << 62  # an iteration number no loop reaches
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -140,6 +151,10 @@ class _Run:
         self.suspended = False
         self.cancel = False
         self.stop_soon = False  # stop at the next pause point (divergence)
+        # pause() during a free run: iteration points still to pass, each one kept in
+        # the history, before suspending at the last (0: no pause requested).
+        self.tail = 0
+        self.tail_from = NO_TAIL  # iterations of the current loop from here on are kept
         self.lr_active = runner._override is not None
         self.thread: threading.Thread | None = None
         self.emit_error: BaseException | None = None
@@ -229,6 +244,7 @@ class _Run:
             "__builtins__": own_builtins,
             PAUSE: self.pause_hook,
             ITER: self.iter_hook,
+            LOOP: self.loop_hook,
             LOOP_END: self.loop_end_hook,
             CHECK: self.check_hook,
             LR: self.lr_hook,
@@ -316,10 +332,10 @@ class _Run:
         if mode == FREE:
             if self.headless:
                 return
-            if self.stop_soon:
-                self.suspend(p)
+            if self.stop_soon or (self.tail and self.loop_key is None):
+                self.suspend(p)  # a pause requested in a loop stops after it at the latest
             elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
-                self.publish(snapshot=True, index=p)
+                self.publish(snapshot=True, index=p, keep=True)
         elif mode == STMT:
             self.suspend(p)
         elif mode == GOTO:
@@ -339,6 +355,9 @@ class _Run:
         self.line = line
         if self.cancel:
             raise _Cancelled()
+        stops = self.runner._stops
+        if not stops or p > stops[-1]:
+            self.runner._note_stop(p, self.iteration)
         if self.lr_active:
             self.apply_lr()
         mode = self.mode
@@ -347,18 +366,34 @@ class _Run:
                 return
             if self.stop_soon:
                 self.suspend(p)
+            elif self.tail:  # pause() was asked for: keep a few more epochs, then stop
+                self.tail -= 1
+                if self.tail:
+                    self.keep(p)
+                else:
+                    self.suspend(p)
+            elif self.iteration >= self.tail_from:  # one of the loop's last iterations
+                self.keep(p)
             elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
-                self.publish(snapshot=True, index=p)
+                self.publish(snapshot=True, index=p, keep=True)
         elif mode == GOTO:
             if p >= self.target:
                 self.suspend(p)
         else:
             self.suspend(p)
 
+    def loop_hook(self, loop: int, iterable: Any) -> Any:
+        """A top-level `for` loop starts: note which of its iterations are the last few."""
+        self.tail_from = NO_TAIL
+        if type(iterable) in (range, list, tuple):  # len() of these runs no lesson code
+            self.tail_from = len(iterable) - TAIL_POINTS
+        return iterable
+
     def loop_end_hook(self, loop: int) -> None:
         if self.loop_key == (self.cell, loop):
             self.record(self.iteration)
         self.loop_key = self.iteration = None
+        self.tail_from = NO_TAIL
 
     def cell_end_hook(self) -> None:
         """The pause point at the end of a cell (between cells; no line)."""
@@ -367,12 +402,19 @@ class _Run:
         self.line = None
         if self.cancel:
             raise _Cancelled()
+        stops = self.runner._stops
+        if not stops or p > stops[-1]:
+            self.runner._note_stop(p, -1)
         if self.lr_active:
             self.apply_lr()
         mode = self.mode
         if mode == FREE:
-            if self.stop_soon and not self.headless:
+            if self.headless:
+                return
+            if self.stop_soon or self.tail:
                 self.suspend(p)
+            else:
+                self.keep(p)  # once per cell: step back from "done" lands here at once
         elif mode == GOTO:
             if p >= self.target:
                 self.suspend(p)
@@ -469,6 +511,7 @@ class _Run:
     def suspend(self, index: int) -> None:
         """Publish the state at pause point `index` and wait for a command."""
         self.stop_soon = False
+        self.tail = 0
         with self.cv:
             silent = False
             if self.replaying:
@@ -505,10 +548,32 @@ class _Run:
             cached = self._costs_cache = tuple(self.costs)
         return cached
 
-    def publish(self, snapshot: bool, index: int | None = None) -> None:
+    def publish(self, snapshot: bool, index: int | None = None, keep: bool = False) -> None:
+        """Show the current state; `keep`: also keep it in the history (as paused
+        there), for a state published while running freely."""
         runner = self.runner
         if runner._run is not self or self.replaying:
             return
+        state = self.build(self.status, snapshot, index)
+        runner.state = state
+        self.last_publish = time.monotonic()
+        if keep and not self.tainted:
+            runner._remember(replace(state, status="paused"))
+
+    def keep(self, index: int) -> None:
+        """Keep the state at pause point `index` in the history without stopping (a
+        free run's last iterations and cell ends); shown too if a publication is due."""
+        runner = self.runner
+        if runner._run is not self or self.replaying or self.tainted:
+            return
+        state = self.build("paused", True, index)
+        runner._remember(state)
+        if time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
+            runner.state = replace(state, status=self.status)
+            self.last_publish = time.monotonic()
+
+    def build(self, status: str, snapshot: bool, index: int | None) -> RunState:
+        runner = self.runner
         if snapshot and self.ns:
             tensors = runner._snapshotter.take(self.ns)
         else:
@@ -520,12 +585,12 @@ class _Run:
         for cell, capture in self.outputs.items():
             outputs[cell] = capture.text()
             truncated = truncated or capture.truncated
-        runner.state = RunState(
-            status=self.status,
+        return RunState(
+            status=status,
             cell=self.cell,
             line=self.line,
             iteration=self.iteration,
-            pause_index=index if self.status in ("paused", "running") else self.points,
+            pause_index=index if status in ("paused", "running") else self.points,
             lr=self.lr_in_force() if self.ns else runner._override,
             lr_override=runner._override,
             cost=self.cost,
@@ -539,7 +604,6 @@ class _Run:
             hint=self.hint,
             finished=self.finished,
         )
-        self.last_publish = time.monotonic()
 
 
 def _no_input(prompt: object = "") -> str:
@@ -574,6 +638,10 @@ class Runner:
         self._history_size = 0
         self._history_lock = threading.Lock()
         self._snapshotter_obj: Any = None  # created on the worker: it imports torch
+        # Where next() stops, in order: iteration points and cell ends (see _note_stop).
+        self._stops = array("q")
+        self._stop_kinds: dict[int, int] = {}  # 0: a loop's first iteration point, -1: cell end
+        self._moved_by = STMT  # the learner's last move forward: STMT, or ITER_MODE for n/run
         self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
     @property
@@ -615,6 +683,8 @@ class Runner:
         self._command(FREE)
 
     def pause(self) -> None:
+        """Stop at the next pause point; in a free run inside a loop, TAIL_POINTS
+        iteration points later (their states kept, so step back is instant there)."""
         with self._lock:
             run = self._run
             if run is None:
@@ -623,17 +693,22 @@ class Runner:
                 if run.replaying:
                     run.pending_mode = STMT
                 elif not run.suspended:
-                    run.mode = STMT
+                    if run.mode == FREE and run.loop_key is not None and not run.tail:
+                        run.tail = TAIL_POINTS
+                    elif run.mode != FREE or not run.tail:
+                        run.mode = STMT
 
     def _command(self, mode: int) -> None:
         with self._lock:
             run = self._run
             if run is None:
+                self._moved_by = STMT if mode == STMT else ITER_MODE
                 self._start(_Run(self, mode))
                 return
             with run.cv:
                 if run.status in ("done", "error"):
                     return
+                self._moved_by = STMT if mode == STMT else ITER_MODE
                 if run.replaying:
                     run.pending_mode = mode
                     return
@@ -701,10 +776,50 @@ class Runner:
             self._start(run)
 
     def step_back(self) -> None:
-        """Back to the previous pause point: goto(state.pause_index - 1); nothing when idle."""
-        index = self.state.pause_index
-        if index >= 0:
-            self.goto(index - 1)
+        """Back one step, as the learner moved (see back_target); nothing when idle."""
+        with self._lock:
+            target = self.back_target()
+            if target is not None:
+                self.goto(target)
+
+    def back_target(self, state: RunState | None = None) -> int | None:
+        """The pause point step_back() goes to from `state` (default: the current one).
+
+        Step back follows how the learner moved forward last. After `step()`: the
+        previous pause point. After `next()` or a free run: the previous point where
+        next() stops, so from an iteration point the previous iteration of that loop
+        (the previous epoch), from a cell end the loop's last iteration or the end of
+        the cell before; from a loop's first iteration point, the point just before
+        it (the loop's own statement). From an error: the point before it, the
+        statement that failed. None when idle.
+        """
+        state = self.state if state is None else state
+        p = state.pause_index
+        if p < 0:
+            return None
+        if state.status == "error" or self._moved_by == STMT:
+            return p - 1
+        at = state.status in ("paused", "running")  # done: p counts the points passed
+        if at and self._stop_kinds.get(p) == 0:
+            return p - 1
+        i = bisect_left(self._stops, p)  # stops before p
+        return self._stops[i - 1] if i > 0 else p - 1
+
+    def _note_stop(self, index: int, iteration: int) -> None:
+        """The worker passed an iteration point (`iteration` >= 0) or a cell end (-1)
+        for the first time. Runs are deterministic, so the numbering holds for replays;
+        it is kept across overrides too (points depend on the lr only when the control
+        flow does; then step back still lands on a real point, of another kind)."""
+        stops = self._stops
+        stops.append(index)
+        if iteration <= 0:
+            self._stop_kinds[index] = iteration
+        if len(stops) > STOPS_LIMIT:
+            half = len(stops) // 2
+            floor = stops[half]
+            del stops[:half]
+            for key in [k for k in self._stop_kinds if k < floor]:
+                del self._stop_kinds[key]
 
     def clear_history(self) -> None:
         """Forget the paused states kept for goto() (the next goto replays)."""
