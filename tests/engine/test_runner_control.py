@@ -335,15 +335,32 @@ def test_history_is_bounded_by_its_size(make_lesson, monkeypatch):
         runner.close()
 
 
-def test_history_counts_cost_points(make_lesson, monkeypatch):
-    monkeypatch.setattr(runner_mod, "HISTORY_BUDGET", 8 * 120)
+def test_history_shares_cost_points_and_counts_tensors(make_lesson, monkeypatch):
     runner = Runner(make_lesson(["for i in range(200):\n    cost = float(i)\n"]))
+    forward = {}
     try:
         for _ in range(60):
             runner.next()
+            state = runner.wait(TIMEOUT)
+            forward[state.pause_index] = state
+        # each kept state refers to the run's cost list, so 60 of them fit a small budget
+        assert set(forward) <= set(runner._history)
+        assert all(kept[0].costs == () for kept in runner._history.values())
+        for k in (min(forward), max(forward) - 7):
+            runner.goto(k)
+            assert runner.state.costs == forward[k].costs and len(forward[k].costs) == forward[k].iteration
             runner.wait(TIMEOUT)
-        # at iteration k a state holds k cost points: 58 + 59 fit in 120, 57 more do not
-        assert sorted(runner._history) == [runner.state.pause_index - 1, runner.state.pause_index]
+    finally:
+        runner.close()
+    # tensor views count: 64 changing numbers (value and delta) are about 4 KB a state
+    monkeypatch.setattr(runner_mod, "HISTORY_BUDGET", 20_000)
+    runner = Runner(make_lesson(["import torch\nW = torch.zeros(64)\nfor i in range(50):\n    W = W + 1\n"]))
+    try:
+        for _ in range(20):
+            runner.next()
+            runner.wait(TIMEOUT)
+        assert 2 < len(runner._history) < 8
+        assert runner._history_size <= 20_000
     finally:
         runner.close()
 

@@ -61,8 +61,8 @@ CANCEL_TIMEOUT = 1.0
 # many learners' sessions is not kept busy by spinning OpenMP workers.
 TORCH_THREADS = 1
 HISTORY_SIZE = 512  # paused states kept for an instant step back
-# ...as long as they hold at most this much: characters of output plus 8 per cost point
-# (a long run's cost history is repeated in every state kept).
+# ...as long as they hold about this many bytes (see _state_size: output characters and
+# tensor views; the cost history is not repeated per state but shared, see _remember).
 HISTORY_BUDGET = 8_000_000
 # A pause during a free run lands this many iteration points later, each one's state
 # kept in the history, so that many step backs are instant (the ~1 ms is not seen).
@@ -529,7 +529,7 @@ class _Run:
             else:
                 self.publish(snapshot=True, index=index)
                 if not self.tainted:
-                    self.runner._remember(self.runner.state)
+                    self.runner._remember(self.runner.state, self.costs)
             self.suspended = True
             self.cv.notify_all()  # wake Runner.wait()
             while not self.resume and not self.cancel:
@@ -558,7 +558,7 @@ class _Run:
         runner.state = state
         self.last_publish = time.monotonic()
         if keep and not self.tainted:
-            runner._remember(replace(state, status="paused"))
+            runner._remember(replace(state, status="paused"), self.costs)
 
     def keep(self, index: int) -> None:
         """Keep the state at pause point `index` in the history without stopping (a
@@ -567,7 +567,7 @@ class _Run:
         if runner._run is not self or self.replaying or self.tainted:
             return
         state = self.build("paused", True, index)
-        runner._remember(state)
+        runner._remember(state, self.costs)
         if time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
             runner.state = replace(state, status=self.status)
             self.last_publish = time.monotonic()
@@ -606,6 +606,20 @@ class _Run:
         )
 
 
+def _state_size(state: RunState) -> int:
+    """Roughly the bytes a kept state holds: its output characters, and 32 per number
+    in its tensor views (a float and its list slot), 200 per view."""
+    size = sum(len(text) for text in state.outputs.values())
+    for view in state.tensors:
+        numel = math.prod(view.shape)
+        if view.value is not None:
+            numbers = numel * (1 + (view.grad is not None) + (view.delta is not None))
+        else:
+            numbers = 8  # stats and grad_stats
+        size += 200 + 32 * numbers
+    return size
+
+
 def _no_input(prompt: object = "") -> str:
     """Lesson code has no keyboard: the terminal belongs to the app."""
     raise RuntimeError("input() is not available in a lesson")
@@ -634,7 +648,8 @@ class Runner:
         self._lock = threading.RLock()
         self._cells: dict[int, InstrumentedCell | SyntaxError] = {}
         self._run: _Run | None = None
-        self._history: OrderedDict[int, tuple[RunState, int]] = OrderedDict()  # state, output chars
+        # pause index -> (state without its costs, the run's cost list, how many, size)
+        self._history: OrderedDict[int, tuple[RunState, list[CostPoint], int, int]] = OrderedDict()
         self._history_size = 0
         self._history_lock = threading.Lock()
         self._snapshotter_obj: Any = None  # created on the worker: it imports torch
@@ -768,7 +783,8 @@ class Runner:
                 known = self._history.get(k)
             if known is not None:
                 run.silent_arrival = True
-                self.state = replace(known[0], lr_override=self._override)
+                shown, costs, count, _ = known
+                self.state = replace(shown, costs=tuple(costs[:count]), lr_override=self._override)
             else:
                 # Until the replay arrives, show that it is under way, already counted
                 # at k: a second step back goes back from k, not again from here.
@@ -827,18 +843,26 @@ class Runner:
             self._history.clear()
             self._history_size = 0
 
-    def _remember(self, state: RunState) -> None:
-        """Keep a paused state for an instant goto() (bounded; oldest dropped)."""
-        size = sum(len(text) for text in state.outputs.values()) + 8 * len(state.costs)
+    def _remember(self, state: RunState, costs: list[CostPoint]) -> None:
+        """Keep a paused state for an instant goto() (bounded; oldest dropped).
+
+        `costs` is the run's own cost list, which only ever grows: the state is kept
+        with a reference to it and its length instead of its own tuple, so that 3000
+        epochs' cost points are not held once per state kept (8 bytes per point per
+        state: 8 MB for 336 states of lesson 10 stepped with `n`).
+        """
+        count = len(state.costs)
+        size = _state_size(state)
+        state = replace(state, costs=())
         with self._history_lock:  # not self._lock: that one is held while joining the worker
             history = self._history
             old = history.pop(state.pause_index, None)
             if old is not None:
-                self._history_size -= old[1]
-            history[state.pause_index] = (state, size)
+                self._history_size -= old[3]
+            history[state.pause_index] = (state, costs, count, size)
             self._history_size += size
             while history and (len(history) > HISTORY_SIZE or self._history_size > HISTORY_BUDGET):
-                _, (_, dropped) = history.popitem(last=False)
+                _, (_, _, _, dropped) = history.popitem(last=False)
                 self._history_size -= dropped
 
     def set_lr(self, value: float | None) -> None:

@@ -133,23 +133,35 @@ class Snapshotter:
 
     def __init__(self) -> None:
         self._previous: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        # The views of the last snapshot: an equal new view is replaced by the old
+        # object, so the states the runner keeps share what did not change (the data,
+        # unchanged parameters) instead of holding a copy each.
+        self._views: dict[str, TensorView] = {}
 
     def forget(self) -> None:
         self._previous = {}
+        self._views = {}
 
     def take(self, namespace: dict[str, Any], remember: bool = True) -> tuple[TensorView, ...]:
         views = []
         current: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        shown: dict[str, TensorView] = {}
         with torch.no_grad():
             for name, t, is_param in named_tensors(namespace):
                 try:
-                    views.append(view(name, t, is_param, self._previous.get(name)))
+                    made = view(name, t, is_param, self._previous.get(name))
+                    old = self._views.get(name)
+                    if old is not None and not made.changed and old == made:
+                        made = old
+                    views.append(made)
+                    shown[name] = made
                     grad = grad_of(t)
                     current[name] = (t.detach().clone(), None if grad is None else grad.detach().clone())
                 except Exception:  # sparse, meta, or otherwise odd tensors are skipped
                     continue
         if remember:
             self._previous = current
+            self._views = shown
         return tuple(views)
 
 
