@@ -19,8 +19,12 @@ it). States from a run whose lr override changed midway are not kept, and a new
 override empties the history, since a replay uses one override from the start.
 
 `state.pause_index` is the number of the point the worker waits at; in
-`done`/`error` it is the number of points passed; in `idle` it is -1. Step back is
-`goto(state.pause_index - 1)`.
+`done`/`error` it is the number of points passed; in `idle` it is -1. Step back
+goes to `back_target()`: the previous point after `step()`, the previous epoch (or
+cell end) after `next()` or a free run. A free run keeps states in the history as it
+goes (published ones, cell ends, a loop's last iterations), and `pause()` in a free
+run lands TAIL_POINTS iterations later with each one kept, so the first step backs
+after it are instant.
 
 Each run lives in its own `_Run` object, so a worker that ignores cancellation
 (stuck inside a long C call) can never write into the next run's state.
