@@ -24,6 +24,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "picker.back": ("quit", "종료"),
     "lesson.next": ("next", "다음"),
     "lesson.step": ("stmt", "한 줄"),
+    "lesson.step_back": ("prev", "이전"),
     "lesson.run": ("run", "실행"),
     "lesson.reset": ("reset", "초기화"),
     "lesson.lr": ("lr", "학습률"),
@@ -51,6 +52,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "다음: 반복문 안에서는 한 번 반복, 아니면 다음 셀",
     ),
     "describe.lesson.step": ("run one statement", "문장 하나 실행"),
+    "describe.lesson.step_back": (
+        "step back (previous iteration or statement)", "한 단계 뒤로 (이전 반복 또는 문장)",
+    ),
     "describe.lesson.run": ("run freely / pause", "계속 실행 / 멈춤"),
     "describe.lesson.reset": ("reset (keeps your learning rate)", "초기화 (학습률은 유지)"),
     "describe.lesson.lr": (
@@ -93,6 +97,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.no_hint": ("no hints in this section", "이 절에는 힌트가 없습니다"),
     "lesson.no_more_hints": ("all hints shown", "힌트를 모두 보았습니다"),
     "lesson.hint_label": ("Hint {n}/{total}", "힌트 {n}/{total}"),
+    "lesson.nothing_back": ("nothing to step back to", "되돌아갈 단계가 없습니다"),
     "lesson.runs_cleared": ("previous runs cleared", "이전 실행을 지웠습니다"),
     "lesson.error": ("{type} at line {line}: {message}", "{line}번째 줄에서 {type}: {message}"),
     "lesson.error_recover": ("press r to reset", "r을 눌러 초기화하세요"),

@@ -42,6 +42,7 @@ class LessonScreen(Screen):
     BINDINGS = [
         Binding("n", "next", "next", id="lesson.next"),
         Binding("s", "step", "stmt", id="lesson.step"),
+        Binding("b,left", "step_back", "prev", id="lesson.step_back"),
         Binding("space", "run", "run", id="lesson.run"),
         Binding("r", "reset", "reset", id="lesson.reset"),
         # priority: handled as the key arrives, so the keys typed right after it
@@ -301,6 +302,15 @@ class LessonScreen(Screen):
     def _step_command(self, kind: str) -> None:
         if self._engine(kind) is None:
             return
+        if self._free_running and self.runner.state.status == "running":
+            # A learner who presses n or s while the code runs freely wants to go
+            # step by step from here: pause, then take that one step.
+            self.runner.pause()
+            self._free_running = False
+            self._sent_from = self.runner.state
+            self._sent_at = time.monotonic()
+            self._queued = [kind]
+            return
         if self._busy():
             if not self._free_running and len(self._queued) < self.MAX_QUEUED:
                 self._queued.append(kind)
@@ -336,6 +346,18 @@ class LessonScreen(Screen):
         else:
             self._free_running = True
             runner.run()
+
+    def action_step_back(self) -> None:
+        """Back one step (the previous iteration after n, the previous statement after
+        s); every pane shows that earlier state once the runner publishes it."""
+        if (runner := self._engine()) is None:
+            return
+        self._queued.clear()
+        self._free_running = False
+        if runner.back_target() is None:
+            self.notify(t("lesson.nothing_back", self.lang), timeout=2)
+            return
+        runner.step_back()
 
     def action_reset(self) -> None:
         if (runner := self._engine()) is None:
