@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+TARGET = 1.3
 
 SETUP = """\
 import torch
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     # kind show the engine's own cost best.
     print(f"best-run ratio: {min(engine_times) / min(bare_times):.2f} "
           f"(bare {min(bare_times) * 1000:.1f} ms, engine {min(engine_times) * 1000:.1f} ms)")
+    if e / b > TARGET:
+        print(f"MISSED: overhead ratio {e / b:.2f} > {TARGET}")
+        return 1
     return 0
 
 

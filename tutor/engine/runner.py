@@ -559,6 +559,8 @@ class _Run:
         if runner._run is not self or self.replaying:
             return
         state = self.build(self.status, snapshot, index)
+        if runner._run is not self:  # stopped meanwhile: another state is shown now
+            return
         runner.state = state
         self.last_publish = time.monotonic()
         if keep and not self.tainted:
@@ -572,7 +574,7 @@ class _Run:
             return
         state = self.build("paused", True, index)
         runner._remember(state, self.costs)
-        if time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
+        if time.monotonic() - self.last_publish >= PUBLISH_INTERVAL and runner._run is self:
             runner.state = replace(state, status=self.status)
             self.last_publish = time.monotonic()
 
@@ -781,14 +783,17 @@ class Runner:
             if k < 0:
                 self.reset()
                 return
-            self._stop()
-            run = _Run(self, GOTO, target=k)
             with self._history_lock:
                 known = self._history.get(k)
+            shown = None
             if known is not None:
+                kept, costs, count, _ = known
+                shown = replace(kept, costs=tuple(costs[:count]), lr_override=self._override)
+            self._stop(show=shown)  # shown before joining the old worker: that can take ms
+            run = _Run(self, GOTO, target=k)
+            if shown is not None:
                 run.silent_arrival = True
-                shown, costs, count, _ = known
-                self.state = replace(shown, costs=tuple(costs[:count]), lr_override=self._override)
+                self.state = shown
             else:
                 # Until the replay arrives, show that it is under way, already counted
                 # at k: a second step back goes back from k, not again from here.
@@ -899,9 +904,13 @@ class Runner:
         with self._lock:
             self._stop()
 
-    def _stop(self) -> None:
+    def _stop(self, show: RunState | None = None) -> None:
+        """Cancel and join the worker; `show` becomes the state as soon as the old
+        worker can no longer publish (before the join)."""
         run = self._run
         self._run = None
+        if show is not None:
+            self.state = show
         if run is None:
             return
         with run.cv:
