@@ -262,3 +262,25 @@ def test_goto_is_exact_for_points_kept_while_running_freely(sgd_lesson):
         forward.close()
     finally:
         runner.close()
+
+
+def test_quick_step_backs_retarget_the_replay_under_way(sgd_lesson, monkeypatch):
+    monkeypatch.setattr(runner_mod, "HISTORY_SIZE", 0)  # every step back needs the replay
+    lesson = sgd_lesson(600)
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        assert runner.wait(TIMEOUT).status == "done"
+        runner.step_back()
+        replay = runner._run
+        for _ in range(4):  # pressed before the replay arrives: it stops earlier instead
+            runner.step_back()
+        assert runner._run is replay
+        state = runner.wait(TIMEOUT)
+        assert (state.status, state.iteration) == ("paused", 595)
+        assert runner._run.points == state.pause_index + 1
+        assert params(state) == torch_after(595)
+        runner.next()
+        assert params(runner.wait(TIMEOUT)) == torch_after(596)
+    finally:
+        runner.close()

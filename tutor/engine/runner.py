@@ -531,9 +531,9 @@ class _Run:
             if silent:  # the runner already shows this point (from its history)
                 self.runner._snapshotter.take(self.ns)  # "changed since" counts from here
             else:
-                self.publish(snapshot=True, index=index)
-                if not self.tainted:
-                    self.runner._remember(self.runner.state, self.costs)
+                shown = self.publish(snapshot=True, index=index)
+                if shown is not None and not self.tainted:
+                    self.runner._remember(shown, self.costs)
             self.suspended = True
             self.cv.notify_all()  # wake Runner.wait()
             while not self.resume and not self.cancel:
@@ -552,19 +552,21 @@ class _Run:
             cached = self._costs_cache = tuple(self.costs)
         return cached
 
-    def publish(self, snapshot: bool, index: int | None = None, keep: bool = False) -> None:
-        """Show the current state; `keep`: also keep it in the history (as paused
-        there), for a state published while running freely."""
+    def publish(self, snapshot: bool, index: int | None = None, keep: bool = False) -> RunState | None:
+        """Show the current state and return it (None when this run may not show
+        anything: replaying, or stopped); `keep`: also keep it in the history (as
+        paused there), for a state published while running freely."""
         runner = self.runner
         if runner._run is not self or self.replaying:
-            return
+            return None
         state = self.build(self.status, snapshot, index)
         if runner._run is not self:  # stopped meanwhile: another state is shown now
-            return
+            return None
         runner.state = state
         self.last_publish = time.monotonic()
         if keep and not self.tainted:
             runner._remember(replace(state, status="paused"), self.costs)
+        return state
 
     def keep(self, index: int) -> None:
         """Keep the state at pause point `index` in the history without stopping (a
@@ -789,6 +791,8 @@ class Runner:
             if known is not None:
                 kept, costs, count, _ = known
                 shown = replace(kept, costs=tuple(costs[:count]), lr_override=self._override)
+            if self._retarget(k, shown):
+                return
             self._stop(show=shown)  # shown before joining the old worker: that can take ms
             run = _Run(self, GOTO, target=k)
             if shown is not None:
@@ -799,6 +803,31 @@ class Runner:
                 # at k: a second step back goes back from k, not again from here.
                 self.state = replace(self.state, status="running", pause_index=k)
             self._start(run)
+
+    def _retarget(self, k: int, shown: RunState | None) -> bool:
+        """A replay still on its way to a later point stops at k instead, rather than
+        starting over (quick step backs, or a key held down, cost one replay).
+
+        Sound because k is lowered before the worker gets there: it checks
+        `p >= target` after counting point p, so if after writing the new target it
+        has counted at most k points, every point from k on sees the new target.
+        Otherwise (it got past k meanwhile), False: the caller starts a new replay.
+        """
+        run = self._run
+        if run is None:
+            return False
+        with run.cv:
+            if not run.replaying or run.tainted or run.mode != GOTO or k >= run.target or run.points > k:
+                return False
+            old = (run.target, run.silent_arrival, run.pending_mode)
+            run.target = k
+            if run.points > k:  # it passed k before seeing the new target
+                run.target, run.silent_arrival, run.pending_mode = old
+                return False
+            run.silent_arrival = shown is not None
+            run.pending_mode = None  # commands given before this goto are dropped, as by a new replay
+            self.state = shown if shown is not None else replace(self.state, status="running", pause_index=k)
+            return True
 
     def step_back(self) -> None:
         """Back one step, as the learner moved (see back_target); nothing when idle."""
