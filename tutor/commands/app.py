@@ -17,11 +17,14 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None):
     `progress_path` so that nothing touches the learner's real progress file)."""
     from tutor.engine import loader
     from tutor.ui.app import TutorApp
+    from tutor.ui.reload import relative_error
 
     lessons_dir = Path(args.lessons) if args.lessons else loader.bundled_lessons_dir()
     if args.lessons and not lessons_dir.is_dir():
         raise UsageError(f"lesson directory not found: {lessons_dir}")
     lessons, errors = loader.discover(lessons_dir)
+    if not lessons and not any(lessons_dir.glob("*.md")):
+        raise UsageError(f"no lesson files (*.md) in {lessons_dir}")
     open_lesson = None
     if args.lesson:
         try:
@@ -32,22 +35,22 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None):
             raise UsageError(f"unknown lesson: {args.lesson}")
     return TutorApp(
         lessons,
-        [_relative(str(e), lessons_dir) for e in errors],
+        [relative_error(str(e), lessons_dir) for e in errors],
         lessons_dir=lessons_dir,
         lang=args.lang,
         open_lesson=open_lesson,
         progress_path=progress_path,
         on_first_frame=on_first_frame,
+        live_reload=bool(getattr(args, "watch", False)),
     )
 
 
-def _relative(message: str, lessons_dir: Path) -> str:
-    """`01-x.md:3: ...` rather than the full path: the picker has 80 columns."""
-    prefix = str(lessons_dir).rstrip("/") + "/"
-    return message[len(prefix):] if message.startswith(prefix) else message
-
-
 def main(args) -> int:
-    app = build_app(args)
+    from tutor.terminal import terminal_problem
+
+    app = build_app(args)  # bad arguments are reported first, terminal or not
+    problem = terminal_problem()
+    if problem:  # before the screen is taken over: a line, not escape codes
+        raise UsageError(problem)
     app.run()
     return 0

@@ -24,6 +24,7 @@ from textual.reactive import reactive
 from tutor.engine.lesson import Lesson
 from tutor.progress import Progress
 from tutor.ui.i18n import localize_bindings, other
+from tutor.ui.reload import POLL_SECONDS, dir_signature, relative_error
 from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.picker import PickerScreen
@@ -51,6 +52,7 @@ class TutorApp(App):
         open_lesson: Lesson | None = None,
         progress_path: Path | None = None,
         on_first_frame: Callable[[], None] | None = None,
+        live_reload: bool = False,
     ) -> None:
         super().__init__()
         self.lessons = lessons
@@ -65,6 +67,9 @@ class TutorApp(App):
         self.engine_error: str | None = None
         self._on_first_frame = on_first_frame
         self.first_frame_at: float | None = None
+        # --watch: lesson screens re-read their file, the picker its directory
+        self.live_reload = live_reload
+        self._dir_signature: tuple | None = None
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
@@ -74,6 +79,25 @@ class TutorApp(App):
         if self.progress.warning:
             self.notify(self.progress.warning, severity="warning", timeout=8)
         self.call_after_refresh(self._first_frame)
+        if self.live_reload and self.lessons_dir:
+            self._dir_signature = dir_signature(Path(self.lessons_dir))
+            self.set_interval(POLL_SECONDS, self._poll_lessons_dir)
+
+    def _poll_lessons_dir(self) -> None:
+        """--watch: a lesson file added, removed or saved updates the picker."""
+        signature = dir_signature(Path(self.lessons_dir))
+        if signature == self._dir_signature:
+            return
+        self._dir_signature = signature
+        from tutor.engine import loader
+
+        lessons, errors = loader.discover(self.lessons_dir)
+        self.lessons = lessons
+        self.errors = [relative_error(str(e), self.lessons_dir) for e in errors]
+        for screen in self.screen_stack:
+            if isinstance(screen, PickerScreen):
+                screen.lessons, screen.errors = self.lessons, self.errors
+                screen.render_all()
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()

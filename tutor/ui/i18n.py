@@ -22,6 +22,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "picker.down": ("down", "아래"),
     "picker.up": ("up", "위"),
     "picker.back": ("quit", "종료"),
+    "picker.reset_progress": ("reset progress", "진도 초기화"),
     "lesson.next": ("next", "다음"),
     "lesson.step": ("stmt", "한 줄"),
     "lesson.step_back": ("prev", "이전"),
@@ -47,6 +48,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "describe.picker.down": ("move down", "아래로"),
     "describe.picker.up": ("move up", "위로"),
     "describe.picker.back": ("quit", "종료"),
+    "describe.picker.reset_progress": (
+        "forget the highlighted lesson's progress (finished, position, lrs tried)",
+        "선택한 강의의 진도 지우기 (마침, 위치, 써 본 학습률)",
+    ),
     "describe.lesson.next": (
         "next: one iteration inside a loop, else the next cell",
         "다음: 반복문 안에서는 한 번 반복, 아니면 다음 셀",
@@ -83,6 +88,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "picker.empty": ("No lessons found in {dir}", "{dir}에 강의가 없습니다"),
     "picker.errors": ("{n} lesson file(s) could not be read:", "읽지 못한 강의 파일 {n}개:"),
     "picker.finished": ("✓ finished", "✓ 마침"),
+    "picker.progress_reset": ("Progress of “{title}” reset", "“{title}” 진도를 초기화했습니다"),
     "picker.legend": ("✓ finished  ▶ last opened", "✓ 마침  ▶ 마지막으로 연 강의"),
     # lesson screen
     "lesson.loading": ("loading torch…", "torch 불러오는 중…"),
@@ -97,6 +103,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.no_hint": ("no hints in this section", "이 절에는 힌트가 없습니다"),
     "lesson.no_more_hints": ("all hints shown", "힌트를 모두 보았습니다"),
     "lesson.hint_label": ("Hint {n}/{total}", "힌트 {n}/{total}"),
+    "lesson.reload_error": (
+        "The lesson file has errors; it reloads when you save it again:",
+        "강의 파일에 오류가 있습니다. 다시 저장하면 새로 읽습니다:",
+    ),
+    "lesson.fix_file": ("fix the lesson file first", "먼저 강의 파일을 고치세요"),
     "lesson.nothing_back": ("nothing to step back to", "되돌아갈 단계가 없습니다"),
     "lesson.runs_cleared": ("previous runs cleared", "이전 실행을 지웠습니다"),
     "lesson.error": ("{type} at line {line}: {message}", "{line}번째 줄에서 {type}: {message}"),

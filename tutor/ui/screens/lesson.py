@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Footer, Markdown, Static
 
 from tutor.engine.lesson import Lesson
 from tutor.engine.state import RunState
 from tutor.ui.i18n import localize_bindings, t
+from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
 from tutor.ui.widgets.code_view import CodeView
 from tutor.ui.widgets.hints import HintsPanel
 from tutor.ui.widgets.cost_plot import MAX_PREVIOUS, CostPlot, PreviousRun, lr_label
@@ -79,6 +81,8 @@ class LessonScreen(Screen):
         self.edits: dict[int, str] = {}  # cell index -> the learner's edited source
         self._marked_finished = False
         self._left = False
+        self.reload_errors: list[str] = []  # --watch: the file's errors since its last save
+        self._file_signature: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -89,6 +93,7 @@ class LessonScreen(Screen):
     def compose(self) -> ComposeResult:
         lang = self.app.lang
         yield StatusLine(lang, id="status")
+        yield Static("", id="reload-error")
         with Horizontal(id="lesson-body"):
             with Vertical(id="lesson-left"):
                 with VerticalScroll(id="prose-pane", can_focus=False):
@@ -117,6 +122,9 @@ class LessonScreen(Screen):
         self.render_state(RunState())
         self.watch(self.app, "engine_ready", self._engine_ready, init=True)
         self.set_interval(1 / REFRESH_HZ, self.refresh_from_state)
+        if self.app.live_reload:
+            self._file_signature = file_signature(self.lesson.path)
+            self.set_interval(POLL_SECONDS, self.poll_file)
 
     def _engine_ready(self, ready: bool) -> None:
         if not ready or self.runner is not None or self._left:
@@ -259,6 +267,55 @@ class LessonScreen(Screen):
     def _previous_runs(self) -> tuple[PreviousRun, ...]:
         return tuple(self.app.previous_runs.get(self.lesson.id, ()))
 
+    # ------------------------------------------------------------------ live reload
+
+    def poll_file(self) -> None:
+        """--watch: re-read the lesson when its file's mtime or size changed."""
+        signature = file_signature(self.lesson.path)
+        if signature is None or signature == self._file_signature:
+            return  # unchanged, or being replaced by an editor: look again next time
+        self._file_signature = signature
+        lesson, errors = reload_lesson(self.lesson.path)
+        if lesson is None:
+            self._show_reload_errors(errors)
+        else:
+            self.load_lesson(lesson)
+
+    def _show_reload_errors(self, errors: list[str]) -> None:
+        """The file's errors instead of the old content, until the next good save."""
+        self.reload_errors = errors
+        body = Text(t("lesson.reload_error", self.lang) + "\n\n", style="bold")
+        body.append("\n".join(errors), style="red")
+        panel = self.query_one("#reload-error", Static)
+        panel.update(body)
+        panel.display = True
+        self.query_one("#lesson-body").display = False
+
+    def load_lesson(self, lesson: Lesson) -> None:
+        """Show a new version of the lesson: same section (clamped), a new runner
+        (the old one ran the old code) that keeps the learner's lr, the old run's
+        curve kept for comparison. Edits and predictions belonged to the old cells."""
+        old = self.runner
+        self.lesson = lesson
+        self.reload_errors = []
+        self.query_one("#reload-error").display = False
+        self.query_one("#lesson-body").display = True
+        self.section = min(self.section, len(lesson.sections) - 1)
+        self.edits.clear()
+        self.predictions.clear()
+        self._queued.clear()
+        self._free_running = False
+        self._marked_finished = False
+        self._followed_cell = None
+        self._prose_key = None
+        self.query_one(CodeView).invalidate()
+        if old is not None:
+            self._keep_run(old.state)
+            lr_override = old.state.lr_override
+            old.close()
+            self.runner = self.app.runner_class(lesson, lr_override=lr_override)
+        self.render_state(self.runner.state if self.runner is not None else RunState())
+
     # ------------------------------------------------------------------ language
 
     def _lang_changed(self, _lang: str) -> None:
@@ -277,11 +334,17 @@ class LessonScreen(Screen):
         self.query_one("#plot").border_title = t("pane.plot", lang)
         self.query_one("#tensor-pane").border_title = t("pane.tensors", lang)
         self._prose_key = None
+        if self.reload_errors:
+            self._show_reload_errors(self.reload_errors)
 
     # ------------------------------------------------------------------ actions
 
     def _engine(self, action: str | None = None):
-        """The runner, or None while torch loads; then `action` runs once it is ready."""
+        """The runner, or None while torch loads; then `action` runs once it is ready.
+        None too while the lesson file has errors (--watch): nothing runs old code."""
+        if self.reload_errors:
+            self.notify(t("lesson.fix_file", self.lang), timeout=2)
+            return None
         if self.runner is None:
             self.notify(t("lesson.engine_busy", self.lang), timeout=2)
             if action is not None:
