@@ -46,6 +46,13 @@ def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str
     return f"lr={first:g}" if first == last else f"lr={first:g}→{last:g}"
 
 
+def final_cost(run: PreviousRun) -> str:
+    """The last cost of an earlier run, as the status line writes costs."""
+    from tutor.ui.widgets.status_line import fmt_cost
+
+    return fmt_cost(run.costs[-1].cost) if run.costs else "-"
+
+
 def _drawable(costs, log: bool, limit: int | None = None) -> tuple[list[int], list[float], int]:
     """Finite points (positive on a log axis), thinned to about `limit` points.
 
@@ -172,22 +179,31 @@ class CostPlot(Widget):
         self._cache_key = None
         self.refresh()
 
-    def _legend(self, hidden: int) -> Text:
+    def _legend(self, hidden: int, width: int) -> list[Text]:
+        """Legend rows: the current run; the earlier runs, each with its lr and its
+        final cost (at most two rows); the count of points that could not be drawn."""
+        rows = []
         legend = Text(no_wrap=True, overflow="ellipsis")
         if self._costs:
             legend.append("━ ", Style(color=f"color({CURRENT_COLOR})"))
             legend.append(f"{t('plot.now', self.lang)} {lr_label(self._costs)} ")
-        for i, run in enumerate(self._previous):
-            color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
-            legend.append("━ ", Style(color=f"color({color})"))
-            legend.append(f"{run.lr_label} ", Style(dim=True))
         if self._lr_changes:
             legend.append(t("plot.lr_mark", self.lang) + " ", Style(color=f"color({LR_MARK_COLOR})"))
         if self.log_scale:
             legend.append(f"[{t('plot.log', self.lang)}]", Style(bold=True))
+        if legend.plain:
+            rows.append(legend)
+        if self._previous:
+            earlier = Text()
+            for i, run in enumerate(self._previous):
+                color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
+                earlier.append("━ ", Style(color=f"color({color})"))
+                earlier.append(f"{run.lr_label} → {final_cost(run)}  ", Style(dim=True))
+            wrapped = earlier.wrap(self.app.console, max(width, 10), overflow="ellipsis", no_wrap=False)
+            rows += list(wrapped)[:2]
         if hidden:
-            legend.append("\n" + t("plot.hidden", self.lang, n=hidden), Style(color="red"))
-        return legend
+            rows.append(Text(t("plot.hidden", self.lang, n=hidden), Style(color="red")))
+        return rows
 
     def render(self) -> Text:
         width, height = self.content_size
@@ -198,13 +214,12 @@ class CostPlot(Widget):
             result = Text(t("plot.empty", self.lang), style=Style(dim=True))
         else:
             _, _, hidden = _drawable(self._costs, self.log_scale)
-            legend = self._legend(hidden)
-            legend_rows = 2 if hidden else 1
+            legend = self._legend(hidden, width)
             plot, _ = build_plot(
                 self._costs, self._lr_changes, self._previous, self.log_scale,
-                width, max(height - legend_rows, 4),
+                width, max(height - len(legend), 4),
             )
             self.builds += 1
-            result = Text("\n").join([legend, plot])
+            result = Text("\n").join([*legend, plot])
         self._cache_key, self._cache = key, result
         return result
