@@ -99,7 +99,7 @@ def test_reset_during_free_run_goes_back_to_idle(make_lesson):
     runner.close()
 
 
-def test_pause_stops_a_free_run_at_the_next_statement(make_lesson):
+def test_pause_stops_a_free_run_a_few_iterations_later(make_lesson):
     runner = Runner(make_lesson(["i = 0\nwhile True:\n    i += 1\n"]))
     try:
         runner.run()
@@ -109,6 +109,10 @@ def test_pause_stops_a_free_run_at_the_next_statement(make_lesson):
         runner.pause()
         state = runner.wait(TIMEOUT)
         assert state.status == "paused"
+        # at an iteration point, the ones before it kept for an instant step back
+        assert runner.back_target() == state.pause_index - 1  # one point per iteration
+        kept = [runner._history[state.pause_index - n][0].iteration for n in range(runner_mod.TAIL_POINTS)]
+        assert kept == [state.iteration - n for n in range(runner_mod.TAIL_POINTS)]
         runner.step()
         after = runner.wait(TIMEOUT)
         assert after.pause_index == state.pause_index + 1
