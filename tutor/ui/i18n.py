@@ -108,6 +108,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "강의 파일에 오류가 있습니다. 다시 저장하면 새로 읽습니다:",
     ),
     "lesson.fix_file": ("fix the lesson file first", "먼저 강의 파일을 고치세요"),
+    "lesson.resumed": (
+        "cells 1-{n} ran again: you are where you left off",
+        "셀 1-{n}을 다시 실행했습니다: 지난번 그 자리입니다",
+    ),
+    "lesson.resuming": ("bringing you back where you left off…", "지난번 자리로 돌아가는 중…"),
     "lesson.nothing_back": ("nothing to step back to", "되돌아갈 단계가 없습니다"),
     "lesson.runs_cleared": ("previous runs cleared", "이전 실행을 지웠습니다"),
     "lesson.error": ("{type} at line {line}: {message}", "{line}번째 줄에서 {type}: {message}"),

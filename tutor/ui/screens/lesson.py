@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -83,6 +83,8 @@ class LessonScreen(Screen):
         self._left = False
         self.reload_errors: list[str] = []  # --watch: the file's errors since its last save
         self._file_signature: tuple[int, int] | None = None
+        self._resume_cell = 0  # the saved position's cell: the cells before it run again
+        self.resuming = False
 
     # ------------------------------------------------------------------ setup
 
@@ -116,6 +118,7 @@ class LessonScreen(Screen):
                 t("lesson.resume", self.lang, section=position["section"], cell=position["cell"] + 1),
                 timeout=4,
             )
+            self._resume_cell = position["cell"]
         self.watch(self.app, "lang", self._lang_changed, init=False)
         self.watch(self.app, "theme", self._lang_changed, init=False)  # colours are baked in
         self._apply_lang()
@@ -131,9 +134,61 @@ class LessonScreen(Screen):
             return
         self.runner = self.app.make_runner(self.lesson)
         self.refresh_from_state()
+        if self._resume_before(self._resume_cell) is not None:
+            self.resuming = True
+            self._count_points(self.runner, self._resume_cell)
+            return  # the pending action runs once the learner is back
+        self._run_pending_action()
+
+    def _run_pending_action(self) -> None:
         action, self._pending_action = self._pending_action, None
         if action is not None:  # a key pressed while torch was loading
             getattr(self, f"action_{action}")()
+
+    # ------------------------------------------------------------------ resume
+
+    def _resume_before(self, cell: int) -> int | None:
+        """The last runnable cell before `cell` (None: nothing to run to get back)."""
+        if not 0 < cell < len(self.lesson.cells):
+            return None
+        before = [c.index for c in self.lesson.runnable_cells if c.index < cell]
+        return before[-1] if before else None
+
+    @work(thread=True, exclusive=True, group="resume")
+    def _count_points(self, runner, cell: int) -> None:
+        """Where the cells before `cell` end, as a pause point of `runner`.
+
+        The lesson with those cells only is run headless once: it passes the same
+        pause points as the whole lesson up to the end of cell `cell - 1`, and that
+        end is the next point of the whole lesson (the one it does not have, being
+        its last cell). `goto` then replays the real runner there, so the namespace,
+        tensors, outputs and costs are exactly as if the learner had run them."""
+        from dataclasses import replace
+
+        lesson = runner.lesson
+        prefix = replace(lesson, cells=tuple(
+            replace(c, norun=True) if c.index >= cell else c for c in lesson.cells
+        ))
+        counter = self.app.runner_class(prefix, lr_override=runner.state.lr_override)
+        try:
+            state = counter.run_to_end()
+        except Exception:  # a broken lesson: the learner starts from the top instead
+            state = None
+        finally:
+            counter.close()
+        point = state.pause_index if state is not None and state.status == "done" else None
+        self.app.call_from_thread(self._caught_up, runner, cell, point)
+
+    def _caught_up(self, runner, cell: int, point: int | None) -> None:
+        self.resuming = False
+        if runner is not self.runner or self._left:
+            return  # the lesson was reloaded or left meanwhile
+        if point is not None:
+            # keep the restored section: the replay arrives in the cell before
+            self._followed_cell = self._resume_before(cell)
+            runner.goto(point)
+            self.notify(t("lesson.resumed", self.lang, n=cell), timeout=4)
+        self._run_pending_action()
 
     # ------------------------------------------------------------------ rendering
 
@@ -344,6 +399,11 @@ class LessonScreen(Screen):
         None too while the lesson file has errors (--watch): nothing runs old code."""
         if self.reload_errors:
             self.notify(t("lesson.fix_file", self.lang), timeout=2)
+            return None
+        if self.resuming:  # its own run would race the catch-up run for torch's RNG
+            self.notify(t("lesson.resuming", self.lang), timeout=2)
+            if action is not None:
+                self._pending_action = action
             return None
         if self.runner is None:
             self.notify(t("lesson.engine_busy", self.lang), timeout=2)
