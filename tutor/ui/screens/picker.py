@@ -29,6 +29,7 @@ class PickerScreen(Screen):
         Binding("enter", "open", "open", id="picker.open", priority=True),
         Binding("down,j", "move(1)", "down", show=False, id="picker.down"),
         Binding("up,k", "move(-1)", "up", show=False, id="picker.up"),
+        Binding("x", "reset_progress", "reset progress", show=False, id="picker.reset_progress"),
         Binding("q,escape", "back", "quit", id="picker.back"),
     ]
 
@@ -155,6 +156,17 @@ class PickerScreen(Screen):
             option_list.action_cursor_down()
         else:
             option_list.action_cursor_up()
+
+    def action_reset_progress(self) -> None:
+        """Forget the highlighted lesson's progress: a learner starting it over."""
+        lesson = self.highlighted_lesson()
+        if lesson is None:
+            return
+        progress = self.app.progress
+        progress.reset_lesson(lesson.id)
+        progress.save()
+        self.render_all()
+        self.notify(t("picker.progress_reset", self.lang, title=lesson.title.get(self.lang)), timeout=4)
 
     def action_back(self) -> None:
         self.app.exit()

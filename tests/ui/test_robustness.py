@@ -1,0 +1,317 @@
+"""Issue 7, in the app: what a learner or a teacher can throw at it, it survives.
+
+Each test ends by checking the app still answers keys, because "no exception" is not
+enough: a lesson screen whose refresh timer died looks alive and does nothing.
+(The lr field's refusals of `abc`, ``, `-1`, `0`, `nan`, `inf`, `1e400`, `0x10` and
+Korean text are tested in test_lesson_screen.py and test_widgets.py.)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import OptionList
+
+from tutor.engine.loader import bundled_lessons_dir
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.picker import PickerScreen
+from tutor.ui.widgets.cost_plot import CostPlot
+from tutor.ui.widgets.tensor_table import TensorTable
+
+from .conftest import engine_ready, screen_text, settled, wait_for
+
+LOUD = """\
+---
+id: loud
+title:
+  en: Loud
+  ko: 시끄러운
+---
+
+## Print | 출력
+
+```python
+for i in range(3):
+    print("x" * 1_000_000)
+print("the end")
+```
+
+```python
+print("after")
+```
+"""
+
+FOREVER = """\
+---
+id: forever
+title:
+  en: Forever
+  ko: 영원히
+---
+
+## Loop | 반복
+
+```python
+n = 0
+while True:
+    n += 1
+```
+"""
+
+FOREVER_INNER = """\
+---
+id: forever-inner
+title:
+  en: Forever inside
+  ko: 안에서 영원히
+---
+
+## Loop | 반복
+
+```python
+def spin():
+    while True:
+        pass
+
+spin()
+```
+"""
+
+
+def plain(renderable) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def flat(value) -> list[float]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [x for v in value for x in flat(v)]
+    return [value]
+
+
+async def open_lesson(pilot) -> LessonScreen:
+    await engine_ready(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LessonScreen)
+    return screen
+
+
+async def press_and_settle(pilot, screen, *keys):
+    for key in keys:
+        await pilot.press(key)
+        await wait_for(pilot, lambda: settled(screen), what=f"the runner after {key}")
+
+
+async def still_responsive(pilot, screen):
+    """Reset and take one step: the keys and the refresh timer still work."""
+    await press_and_settle(pilot, screen, "r")
+    assert screen.runner.state.status == "idle"
+    await press_and_settle(pilot, screen, "n")
+    assert screen.runner.state.status in ("paused", "done")
+    await pilot.press("l")
+    await pilot.pause(0.1)
+    assert pilot.app.lang == "ko"
+    await pilot.press("l")
+
+
+async def test_huge_lr_on_a_bundled_lesson_diverges_visibly_and_keys_still_work(make_app):
+    app = make_app(lesson="gradient-descent", lessons=bundled_lessons_dir())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await pilot.press("e", "backspace", *"10", "enter")
+        await wait_for(pilot, lambda: screen.runner.state.lr_override == 10.0, what="lr 10")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.hint is not None, 60, "the divergence hint")
+        await wait_for(pilot, lambda: settled(screen), 30)
+        state = screen.runner.state
+        assert state.status != "running"
+        assert any(not math.isfinite(p.cost) for p in state.costs)
+        assert any(not all(map(math.isfinite, flat(t.value))) for t in state.tensors)
+        text = screen_text(app)
+        assert "learning rate is probably too large" in text
+        # the plot drew the finite points and the table shows the non-finite values
+        plot_text = screen.query_one(CostPlot).render().plain
+        assert "┤" in plot_text
+        table_text = plain(screen.query_one(TensorTable).content)
+        assert "nan" in table_text.lower() or "inf" in table_text.lower()
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        assert "학습률이 너무 큰" in screen_text(app)
+        await pilot.press("l")
+        await still_responsive(pilot, screen)
+        assert screen.runner.state.lr_override == 10.0  # reset keeps the learner's lr
+
+
+async def test_megabytes_of_output_are_truncated_with_a_note(make_app, lessons_dir):
+    (lessons_dir / "04-loud.md").write_text(LOUD, encoding="utf-8")
+    app = make_app(lesson="loud")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "done", 60, "the run")
+        await wait_for(pilot, lambda: settled(screen))
+        assert screen.runner.state.output_truncated
+        # the engine kept the tail only: far less than the 3 MB printed
+        assert sum(map(len, screen.runner.state.outputs.values())) < 300_000
+        await press_and_settle(pilot, screen, "r")
+        await press_and_settle(pilot, screen, "n")  # the loud cell's first iteration
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "done", 60, "the run")
+        await wait_for(pilot, lambda: settled(screen))
+        text = screen_text(app)
+        assert "after" in text or "truncated" in text
+        await still_responsive(pilot, screen)
+
+
+async def test_the_output_pane_says_when_it_shows_only_the_tail(make_app, lessons_dir):
+    """Megabytes in one cell: the pane's visible note says part is missing."""
+    one_cell = LOUD[: LOUD.index('```python\nprint("after")')]
+    (lessons_dir / "04-loud.md").write_text(one_cell, encoding="utf-8")
+    app = make_app(lesson="loud")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "done", 60, "the run")
+        await wait_for(pilot, lambda: settled(screen))
+        assert "(output truncated)" in screen_text(app)
+
+
+async def _reset_stops_within_one_second(make_app, lessons_dir, text: str, lesson_id: str):
+    (lessons_dir / f"04-{lesson_id}.md").write_text(text, encoding="utf-8")
+    app = make_app(lesson=lesson_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "running", what="running")
+        await pilot.pause(0.5)  # well inside the loop
+        assert screen.runner.state.status == "running"
+        start = time.monotonic()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.runner.state.status == "idle", 5, "the reset")
+        elapsed = time.monotonic() - start
+        assert elapsed < 1.0, f"reset took {elapsed:.2f} s"
+        await wait_for(pilot, lambda: settled(screen))
+        assert "idle" in screen.query_one("#status").render().plain or screen.runner.state.status == "idle"
+        # keys still work: a step into the loop pauses (statement points inside `while`)
+        await press_and_settle(pilot, screen, "s")
+        assert screen.runner.state.status == "paused"
+        await press_and_settle(pilot, screen, "r")
+        await pilot.press("q")
+        assert isinstance(app.screen, PickerScreen)
+    return elapsed
+
+
+async def test_reset_stops_an_infinite_top_level_loop_within_one_second(make_app, lessons_dir):
+    await _reset_stops_within_one_second(make_app, lessons_dir, FOREVER, "forever")
+
+
+async def test_reset_stops_an_infinite_loop_inside_a_function_within_one_second(make_app, lessons_dir):
+    """No pause point inside a function body: the engine must still get out."""
+    await _reset_stops_within_one_second(make_app, lessons_dir, FOREVER_INNER, "forever-inner")
+
+
+async def test_invalid_lesson_files_are_named_with_their_line_and_valid_ones_load(make_app, lessons_dir):
+    (lessons_dir / "04-not-utf8.md").write_bytes(b"---\nid: x\ntitle: \xff\n---\n")
+    (lessons_dir / "05-bad-yaml.md").write_text(
+        "---\nid: bad-yaml\ntitle: [unclosed\n---\n", encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        text = screen_text(app)
+        for line in app.errors:
+            assert line.split(":")[1].isdigit(), line  # path:LINE: message
+        assert any(e.startswith("04-not-utf8.md:3:") for e in app.errors), app.errors
+        assert any(e.startswith("05-bad-yaml.md:") for e in app.errors), app.errors
+        assert "04-not-utf8.md:3" in text and "05-bad-yaml.md" in text
+        assert [o.id for o in app.screen.query_one(OptionList)._options] == ["tiny-fit", "broken", "diverge"]
+        await pilot.press("enter")
+        screen = await open_lesson(pilot)
+        await press_and_settle(pilot, screen, "n")
+        assert "ready" in screen.runner.state.outputs[0]
+
+
+async def test_resize_down_to_40x12_and_back_keeps_the_state(make_app):
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await pilot.press("e", "backspace", *"0.05", "enter")
+        await press_and_settle(pilot, screen, "n", "n", "n", "n")
+        before = screen.runner.state
+        assert before.lr_override == 0.05 and len(before.costs) == 2
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause(0.3)
+        small = screen_text(app)
+        assert len(small.splitlines()) == 12
+        await press_and_settle(pilot, screen, "n")  # keys still work while small
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        after = screen.runner.state
+        assert after.lr_override == 0.05
+        assert len(after.costs) == 3 and after.costs[:2] == before.costs
+        assert "0.05" in screen.query_one("#status").render().plain
+        await still_responsive(pilot, screen)
+
+
+async def test_resize_in_the_picker_keeps_the_highlight(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down", "down")
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause(0.2)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        assert app.screen.query_one(OptionList).highlighted == 2
+        await pilot.press("up", "enter")
+        assert isinstance(app.screen, LessonScreen) and app.screen.lesson.id == "broken"
+
+
+async def test_corrupt_progress_file_is_set_aside_with_a_message(make_app, progress_path):
+    progress_path.parent.mkdir(parents=True, exist_ok=True)
+    progress_path.write_text('{"version": 1, "lessons": {', encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        notes = [str(n.message) for n in app._notifications]
+        assert any("progress" in n.lower() for n in notes), notes
+        assert not progress_path.exists()  # set aside under another name
+        aside = [p for p in progress_path.parent.iterdir() if p.name != "progress.json"]
+        assert aside and aside[0].read_text(encoding="utf-8") == '{"version": 1, "lessons": {'
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("enter")
+        screen = await open_lesson(pilot)
+        await press_and_settle(pilot, screen, "n")
+        await pilot.press("q")
+    assert json.loads(progress_path.read_text())["last_lesson"] == "tiny-fit"
+
+
+async def test_x_in_the_picker_resets_the_highlighted_lessons_progress(make_app, progress_path):
+    from tutor.progress import Progress
+
+    progress = Progress.load(progress_path)
+    for lesson_id in ("tiny-fit", "broken"):
+        progress.mark_finished(lesson_id)
+        progress.set_position(lesson_id, 1, 0)
+    progress.save()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        picker = app.screen
+        assert isinstance(picker, PickerScreen)
+        await pilot.press("up", "down")  # to "tiny-fit" and back to "broken"
+        assert picker.highlighted_lesson().id == "broken"
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        notes = [str(n.message) for n in app._notifications]
+        assert any("Broken lesson" in n for n in notes), notes
+        assert "broken" not in app.progress.finished
+        assert "tiny-fit" in app.progress.finished
+        assert app.screen is picker
+    saved = json.loads(Path(progress_path).read_text())
+    assert "broken" not in saved["lessons"] or not saved["lessons"]["broken"].get("finished")
+    assert "tiny-fit" in saved["lessons"]
