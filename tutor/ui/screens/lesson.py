@@ -598,7 +598,9 @@ class LessonScreen(Screen):
 
     def run_edited(self, index: int, source: str) -> None:
         """Swap in the learner's version of a cell and start the lesson over with it
-        (a new runner: the old one ran the old code). The lr override is kept."""
+        (a new runner: the old one ran the old code). The lr override is kept. The
+        cells before the edited one run again at once, so the learner is at the
+        start of their cell: `n` runs it."""
         from tutor.engine.edit import replace_cell_source
 
         self.edits[index] = source
@@ -612,8 +614,13 @@ class LessonScreen(Screen):
         self.runner = self.app.runner_class(self.lesson, lr_override=lr_override)
         self._marked_finished = False
         self._followed_cell = None
+        self._queued.clear()
+        self._free_running = False
         self.query_one(CodeView).invalidate()
         self.render_state(self.runner.state)
+        if self._resume_before(index) is not None:
+            self.resuming = True
+            self._count_points(self.runner, index)
 
     def action_back(self) -> None:
         self.leave()
