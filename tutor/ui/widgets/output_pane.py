@@ -4,7 +4,8 @@ Predict, then compare: a cell's ```output block stays hidden until the cell ran 
 its end; then it is shown under the real output with a ✓/✗ mark. A prediction the
 learner typed (`p`) is shown too, line by line beside the output once the cell ran. Errors from the
 lesson code and hints (e.g. the learning rate is too large) are shown here too,
-above the output, so the learner sees them where they look for results.
+below the output (the pane follows its end), so the learner sees them where they
+look for results however much the cell printed.
 """
 
 from __future__ import annotations
@@ -56,14 +57,10 @@ class OutputPane(VerticalScroll):
             return
         self._key = key
         parts = []
-        if error:
-            parts.append(Text(error, style=self.get_component_rich_style("output-pane--error")))
-        if hint:
-            parts.append(Text(hint, style=self.get_component_rich_style("output-pane--hint")))
         if text:
             lines = text.rstrip("\n").split("\n")
             parts.append(Text("\n".join(lines[-TAIL_LINES:])))
-            if truncated:
+            if truncated or len(lines) > TAIL_LINES:  # the pane keeps the tail only
                 parts.append(Text(t("output.truncated", self.lang), style="dim"))
         elif not error:
             parts.append(Text(t("output.none", self.lang), style="dim"))
@@ -82,5 +79,11 @@ class OutputPane(VerticalScroll):
         if prediction is not None:
             # the learner's own prediction (p): beside the real output once the cell ran
             parts.append(prediction_result(prediction, (text or "") if ran else None, self.lang))
+        # Last, so that scrolling to the end (below) always shows them, however
+        # much the cell printed before it failed or diverged.
+        if error:
+            parts.append(Text(error, style=self.get_component_rich_style("output-pane--error")))
+        if hint:
+            parts.append(Text(hint, style=self.get_component_rich_style("output-pane--hint")))
         self.query_one("#output-text", Static).update(Group(*parts))
         self.call_after_refresh(self.scroll_end, animate=False)
