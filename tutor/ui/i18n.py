@@ -15,7 +15,7 @@ LANGS = ("ko", "en")
 # id -> (en, ko)
 STRINGS: dict[str, tuple[str, str]] = {
     # footer labels (short: the footer has 80 columns for everything)
-    "app.lang": ("한국어", "English"),
+    "app.lang": ("한국어", "EN"),  # 80 columns: the Korean footer is full
     "app.help": ("help", "도움말"),
     "app.quit": ("quit", "종료"),
     "picker.open": ("open", "열기"),
@@ -24,7 +24,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "picker.back": ("quit", "종료"),
     "picker.reset_progress": ("reset progress", "진도 초기화"),
     "lesson.next": ("next", "다음"),
-    "lesson.step": ("stmt", "한 줄"),
+    "lesson.step": ("stmt", "한줄"),
     "lesson.step_back": ("prev", "이전"),
     "lesson.run": ("run", "실행"),
     "lesson.reset": ("reset", "초기화"),
