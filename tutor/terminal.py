@@ -53,16 +53,16 @@ def terminal_problem(
     not_tty = [name for name, s in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr))
                if not _isatty(s)]
     if not_tty:
-        return (f"the app needs a terminal ({', '.join(not_tty)} "
+        return (f"this app needs a terminal ({', '.join(not_tty)} "
                 f"{'is' if len(not_tty) == 1 else 'are'} not a TTY); "
                 "to run a lesson without one, use `tutor run LESSON`")
     term = env.get("TERM", "")
     if term in ("", "dumb", "unknown"):
         shown = f"TERM={term}" if term else "TERM is not set"
-        return f"tutor needs a terminal with cursor control ({shown}); try TERM=xterm-256color"
+        return f"this app needs a terminal with cursor control ({shown}); try TERM=xterm-256color"
     for name, stream in (("stdout", stdout), ("stderr", stderr)):
         if not _is_utf8(stream):
             encoding = getattr(stream, "encoding", None)
-            return (f"tutor needs a UTF-8 terminal ({name} encoding is {encoding}); "
+            return (f"this app needs a UTF-8 terminal ({name} encoding is {encoding}); "
                     "set LANG=C.UTF-8 (or another UTF-8 locale)")
     return None
