@@ -109,8 +109,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "lesson.fix_file": ("fix the lesson file first", "먼저 강의 파일을 고치세요"),
     "lesson.resumed": (
-        "cells 1-{n} ran again; n runs the next one",
-        "셀 1-{n}을 다시 실행했습니다. n으로 다음 셀을 실행합니다",
+        "the cells before cell {n} ran again; n runs it",
+        "셀 {n} 앞의 셀들을 다시 실행했습니다. n으로 셀 {n}을 실행합니다",
     ),
     "lesson.resuming": ("bringing you back where you left off…", "지난번 자리로 돌아가는 중…"),
     "lesson.nothing_back": ("nothing to step back to", "되돌아갈 단계가 없습니다"),

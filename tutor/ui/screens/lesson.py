@@ -187,7 +187,7 @@ class LessonScreen(Screen):
             # keep the restored section: the replay arrives in the cell before
             self._followed_cell = self._resume_before(cell)
             runner.goto(point)
-            self.notify(t("lesson.resumed", self.lang, n=cell), timeout=4)
+            self.notify(t("lesson.resumed", self.lang, n=cell + 1), timeout=4)  # counted from 1
         self._run_pending_action()
 
     # ------------------------------------------------------------------ rendering
