@@ -603,6 +603,8 @@ class LessonScreen(Screen):
         start of their cell: `n` runs it."""
         from tutor.engine.edit import replace_cell_source
 
+        if index >= len(self.lesson.cells) or self.reload_errors:
+            return  # --watch reloaded the file while the cell was being edited
         self.edits[index] = source
         self.lesson = replace_cell_source(self.lesson, index, source)
         old = self.runner
