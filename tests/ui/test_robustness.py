@@ -315,3 +315,37 @@ async def test_x_in_the_picker_resets_the_highlighted_lessons_progress(make_app,
     saved = json.loads(Path(progress_path).read_text())
     assert "broken" not in saved["lessons"] or not saved["lessons"]["broken"].get("finished")
     assert "tiny-fit" in saved["lessons"]
+
+
+# ------------------------------------------------------------------ memory
+
+
+def test_prose_fences_without_a_language_are_never_guessed(monkeypatch):
+    """Guessing imports all of Pygments' lexers (14 MB of the app's peak RSS)."""
+    import textual.highlight
+
+    from tutor.ui.widgets.prose import PlainFence, Prose
+
+    def guess(*_args, **_kwargs):
+        raise AssertionError("guess_language was called")
+
+    monkeypatch.setattr(textual.highlight, "guess_language", guess)
+    assert PlainFence.highlight("Epoch    0/1000 Cost: 1.098612", "").plain.startswith("Epoch")
+    assert "x = 1" in PlainFence.highlight("x = 1", "python").plain  # named: still highlighted
+    assert Prose.BLOCKS["fence"] is PlainFence and Prose.BLOCKS["code_block"] is PlainFence
+
+
+async def test_lesson_prose_with_a_plain_fence_shows_it(make_app, lessons_dir, monkeypatch):
+    import textual.highlight
+
+    monkeypatch.setattr(textual.highlight, "guess_language",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("guessed")))
+    text = (lessons_dir / "01-tiny.md").read_text(encoding="utf-8")
+    (lessons_dir / "01-tiny.md").write_text(
+        text.replace("We fit one weight so that 2 * w is 4.\n",
+                     "We fit one weight so that 2 * w is 4.\n\n```\nw ← w - lr · grad\n```\n"),
+        encoding="utf-8")
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        assert "w ← w - lr · grad" in screen_text(app)

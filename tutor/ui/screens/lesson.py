@@ -30,6 +30,7 @@ from tutor.ui.widgets.hints import HintsPanel
 from tutor.ui.widgets.cost_plot import MAX_PREVIOUS, CostPlot, PreviousRun, lr_label
 from tutor.ui.widgets.lr_field import LrField
 from tutor.ui.widgets.output_pane import OutputPane
+from tutor.ui.widgets.prose import Prose
 from tutor.ui.widgets.status_line import StatusLine
 from tutor.ui.widgets.tensor_table import TensorTable
 
@@ -99,7 +100,7 @@ class LessonScreen(Screen):
         with Horizontal(id="lesson-body"):
             with Vertical(id="lesson-left"):
                 with VerticalScroll(id="prose-pane", can_focus=False):
-                    yield Markdown("", id="prose")
+                    yield Prose("", id="prose")
                     yield HintsPanel(lang=lang, id="hints")
                 yield CodeView(id="code")
                 yield OutputPane(lang, id="output")
