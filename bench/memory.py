@@ -10,6 +10,14 @@ they are paid for on a host with many sessions.
 
 Target: peak RSS <= 300 MB. Learners per 24 GiB host are estimated from PSS.
 
+Beside it, the floor that no app built on these libraries can go under: a bare
+process that imports torch, creates one `torch.optim.SGD` (which imports
+torch._dynamo and sympy, as every lesson with an optimizer does) and imports
+textual.app. The app's overhead over that floor (MB and ratio) is what the app
+itself can trim; the same process then runs the lesson's code plainly (`exec`
+of each cell, no engine, no UI), which splits the overhead into what the lesson's
+own torch work costs and what the engine and the screen add.
+
     .venv/bin/python bench/memory.py [--lessons DIR]
 """
 
@@ -39,6 +47,40 @@ COMPANION = (
     "torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1); "
     "print('ready', flush=True); sys.stdin.read()"
 )
+
+
+# The floor: what torch + an optimizer + Textual cost with no app at all, then the
+# same process running the lesson's code cells plainly.
+FLOOR = """
+import contextlib, io, json, resource, sys
+import torch, torch.nn, torch.optim
+torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+import textual.app
+floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from tutor.engine.loader import load_lesson
+lesson = load_lesson(Path(sys.argv[2]))
+torch.set_num_threads(1)
+torch.manual_seed(lesson.seed)
+namespace = {"__name__": "__lesson__"}
+with contextlib.redirect_stdout(io.StringIO()):
+    for cell in lesson.runnable_cells:
+        exec(compile(cell.source, str(lesson.path), "exec"), namespace)
+print(json.dumps({"floor_kb": floor,
+                  "with_lesson_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def measure_floor(lesson_path: Path, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(ROOT), str(lesson_path)],
+        capture_output=True, text=True, env=env, timeout=TIMEOUT_S,
+    )
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit("bench/memory.py: the floor process failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def largest_lesson(lessons_dir: Path) -> Path:
@@ -120,6 +162,7 @@ def main() -> int:
 
     lesson_path = largest_lesson(options.lessons)
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    floor = measure_floor(lesson_path, env)
     companion = subprocess.Popen(
         [sys.executable, "-c", COMPANION], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True, env=env,
@@ -147,6 +190,12 @@ def main() -> int:
     print(f"lesson: {result['lesson']} ({lesson_path.name}, {lesson_path.stat().st_size:,} bytes), "
           f"{result['iterations']} iterations in {result['seconds']:.2f} s, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
     print(f"peak RSS: {rss_mb:.0f} MB (target <= {TARGET_MB} MB): ratio {rss_mb / TARGET_MB:.2f}")
+    floor_mb = floor["floor_kb"] / 1024
+    lesson_mb = floor["with_lesson_kb"] / 1024 - floor_mb
+    overhead_mb = rss_mb - floor_mb
+    print(f"floor (bare torch + torch.optim.SGD + textual.app, no app): {floor_mb:.0f} MB peak RSS")
+    print(f"app over the floor: {overhead_mb:+.0f} MB (app/floor {rss_mb / floor_mb:.3f}); of which "
+          f"the lesson's own code run plainly: {lesson_mb:.0f} MB, engine and UI: {overhead_mb - lesson_mb:.0f} MB")
     print(f"at the end: RSS {smaps['Rss'] / 1024:.0f} MB, PSS {pss_mb:.0f} MB, USS {uss_mb:.0f} MB "
           f"(anonymous {smaps['Anonymous'] / 1024:.0f} MB), with one other torch process alive")
     print(f"learners per {HOST_GIB} GiB host (from PSS): {learners}")
