@@ -195,8 +195,10 @@ async def _reset_stops_within_one_second(make_app, lessons_dir, text: str, lesso
         assert screen.runner.state.status == "running"
         start = time.monotonic()
         await pilot.press("r")
-        await wait_for(pilot, lambda: screen.runner.state.status == "idle", 5, "the reset")
-        elapsed = time.monotonic() - start
+        while screen.runner.state.status != "idle" and time.monotonic() - start < 5:
+            await pilot.pause(0.01)
+        elapsed = time.monotonic() - start  # (wait_for would add its own settling pause)
+        print(f"reset of {lesson_id} stopped it in {elapsed * 1000:.0f} ms")
         assert elapsed < 1.0, f"reset took {elapsed:.2f} s"
         await wait_for(pilot, lambda: settled(screen))
         assert "idle" in screen.query_one("#status").render().plain or screen.runner.state.status == "idle"
