@@ -97,7 +97,7 @@ def assert_one_line_exit_2(done, *words: str) -> None:
         (["run", "lessons/01-tiny.md", "--lr", "0x10"], ["--lr"]),
         (["run", "lessons/01-tiny.md", "--lr", "학습률"], ["--lr"]),
         (["--lessons", "lessons", "run", "no-such-lesson"], ["no-such-lesson"]),
-        (["run", "x.md"], ["x.md"]),  # a directory named like a lesson
+        (["run", "x.md"], ["x.md: is a directory"]),  # a directory named like a lesson
         (["run", "latin1.md"], ["latin1.md", "UTF-8"]),
         (["run", "missing.md"], ["missing.md"]),
         (["run", "missing/deeper/01-x.md"], ["01-x.md"]),

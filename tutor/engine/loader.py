@@ -185,6 +185,8 @@ def find_lesson(ref: str, lessons_dir: Path | str) -> Lesson:
     """
     as_path = Path(ref)
     if ref.endswith(".md") or as_path.is_file():
+        if as_path.is_dir():
+            raise LessonError(as_path, None, "is a directory, not a lesson file")
         if not as_path.is_file():
             raise LessonError(as_path, None, "no such lesson file")
         return load_lesson(as_path)
