@@ -76,6 +76,7 @@ async def test_a_broken_save_shows_file_line_message_then_a_good_one_recovers(ma
         joined = "".join(row.strip() for row in text.splitlines())  # the path wraps
         assert f"{path}:{line}: Python syntax error" in joined
         assert "Five steps" not in text  # not the old content
+        assert "error" in screen.query_one("#status").render().plain
         await pilot.press("n")  # nothing runs while the file is broken
         await pilot.pause(0.2)
         assert screen.runner.state.status == "idle"
@@ -130,3 +131,21 @@ async def test_the_picker_picks_up_new_and_changed_files(make_watching_app, less
         save(lessons_dir / "01-tiny.md", TINY.replace("id: tiny-fit\n", ""))
         await wait_for(pilot, lambda: "01-tiny.md:" in screen_text(app), what="the file's error")
         assert [lesson.id for lesson in app.screen.lessons] == ["broken", "diverge", "brand-new"]
+
+
+async def test_a_broken_save_during_a_free_run_pauses_it(make_watching_app, lessons_dir):
+    from .conftest import LONG
+
+    path = lessons_dir / "04-long.md"
+    path.write_text(LONG, encoding="utf-8")
+    app = make_watching_app(lesson="long-run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(screen.runner.state.costs) > 5, what="some iterations")
+        save(path, LONG.replace("for epoch in range(1_000_000):", "for epoch in range(1_000_000)"))
+        await wait_for(pilot, lambda: screen.reload_errors and screen.runner.state.status == "paused",
+                       what="the run to pause")
+        steps = len(screen.runner.state.costs)
+        await pilot.pause(0.3)
+        assert len(screen.runner.state.costs) == steps

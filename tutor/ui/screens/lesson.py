@@ -217,7 +217,7 @@ class LessonScreen(Screen):
             state.iteration,
             state.lr if state.lr is not None else state.lr_override,
             state.cost,
-            "loading" if loading else state.status,
+            "error" if self.reload_errors else "loading" if loading else state.status,
         )
         self._render_prose()
         now = time.monotonic()
@@ -339,7 +339,11 @@ class LessonScreen(Screen):
 
     def _show_reload_errors(self, errors: list[str]) -> None:
         """The file's errors instead of the old content, until the next good save."""
+        if self.runner is not None and not self.reload_errors:
+            self.runner.pause()  # the old code stops where it is; a good save replaces it
         self.reload_errors = errors
+        if self._last_state is not None:
+            self.render_state(self._last_state)  # the status line says "error"
         body = Text(t("lesson.reload_error", self.lang) + "\n\n", style="bold")
         body.append("\n".join(errors), style="red")
         panel = self.query_one("#reload-error", Static)
