@@ -33,6 +33,7 @@ async def test_leaving_inside_cell_2_and_reopening_runs_cell_1_again(make_app, p
         state = screen.runner.state
         assert screen.section == 2  # the restored section, not cell 1's
         assert state.status == "paused" and state.cells_done == (0,)
+        assert state.cell == 0 and state.line is None  # at the end of cell 1, exactly
         assert state.outputs[0] == "ready\n" and not state.costs
         w = next(v for v in state.tensors if v.name == "w")
         assert w.value == [1.0]
@@ -75,3 +76,23 @@ async def test_a_stale_position_past_the_last_cell_is_ignored(make_app):
         screen = await open_tiny(pilot)
         await pilot.pause(0.3)
         assert screen.runner.state.status == "idle" and not screen.resuming
+
+
+async def test_a_loop_before_the_saved_cell_is_run_again_in_full(make_app, lessons_dir):
+    from .conftest import TINY
+
+    three = TINY + "\n## After | 다음\n\n```python\nprint(round(w.item(), 6))\n```\n"
+    (lessons_dir / "01-tiny.md").write_text(three, encoding="utf-8")
+    app = make_app(lesson="tiny-fit")
+    app.progress.set_position("tiny-fit", 3, 2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tiny(pilot)
+        await back_in_place(pilot, screen)
+        state = screen.runner.state
+        assert screen.section == 3
+        assert state.cells_done == (0, 1) and state.cell == 1 and state.line is None
+        assert len(state.costs) == 5  # the five epochs, with their costs for the plot
+        w = next(v for v in state.tensors if v.name == "w")
+        assert abs(w.value[0] - reference_w(5)) < 1e-6
+        await press_and_settle(pilot, screen, "n")
+        assert screen.runner.state.outputs[2] == f"{round(reference_w(5), 6)}\n"
