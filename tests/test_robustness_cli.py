@@ -98,13 +98,15 @@ def assert_one_line_exit_2(done, *words: str) -> None:
         (["run", "lessons/01-tiny.md", "--lr", "학습률"], ["--lr"]),
         (["--lessons", "lessons", "run", "no-such-lesson"], ["no-such-lesson"]),
         (["run", "x.md"], ["x.md: is a directory"]),  # a directory named like a lesson
-        (["run", "latin1.md"], ["latin1.md", "UTF-8"]),
+        (["run", "latin1.md"], ["latin1.md:4:", "UTF-8"]),
         (["run", "missing.md"], ["missing.md"]),
         (["run", "missing/deeper/01-x.md"], ["01-x.md"]),
         (["--lessons", "nowhere"], ["nowhere", "not found"]),
         (["--lessons", "empty"], ["empty", "no lesson files"]),
         (["--lessons", "empty", "tiny"], ["empty"]),
         (["--lessons", "lessons", "no-such-lesson"], ["no-such-lesson"]),
+        (["latin1.md"], ["latin1.md:4:", "UTF-8"]),  # the app, opening a bad file directly
+        (["x.md"], ["x.md: is a directory"]),
         (["--lessons", "lessons"], ["this app needs a terminal (stdin, stdout, stderr are not a TTY)", "tutor run"]),  # stdin, stdout: no TTY
     ],
     ids=lambda v: " ".join(v) or "''",
