@@ -142,6 +142,10 @@ async def test_huge_lr_on_a_bundled_lesson_diverges_visibly_and_keys_still_work(
         assert "┤" in plot_text
         table_text = plain(screen.query_one(TensorTable).content)
         assert "nan" in table_text.lower() or "inf" in table_text.lower()
+        await pilot.press("g")  # log scale over the same non-finite costs
+        await pilot.pause(0.2)
+        assert "[log]" in screen.query_one(CostPlot).render().plain
+        await pilot.press("g")
         await pilot.press("l")
         await pilot.pause(0.2)
         assert "학습률이 너무 큰" in screen_text(app)
