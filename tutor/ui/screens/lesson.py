@@ -137,6 +137,7 @@ class LessonScreen(Screen):
         self.refresh_from_state()
         if self._resume_before(self._resume_cell) is not None:
             self.resuming = True
+            self.render_state(self.runner.state)  # status: running (the catch-up)
             self._count_points(self.runner, self._resume_cell)
             return  # the pending action runs once the learner is back
         self._run_pending_action()
@@ -217,7 +218,8 @@ class LessonScreen(Screen):
             state.iteration,
             state.lr if state.lr is not None else state.lr_override,
             state.cost,
-            "error" if self.reload_errors else "loading" if loading else state.status,
+            "error" if self.reload_errors else "loading" if loading
+            else "running" if self.resuming else state.status,
         )
         self._render_prose()
         now = time.monotonic()
@@ -624,9 +626,9 @@ class LessonScreen(Screen):
         self._queued.clear()
         self._free_running = False
         self.query_one(CodeView).invalidate()
+        self.resuming = self._resume_before(index) is not None
         self.render_state(self.runner.state)
-        if self._resume_before(index) is not None:
-            self.resuming = True
+        if self.resuming:
             self._count_points(self.runner, index)
 
     def action_back(self) -> None:
