@@ -255,6 +255,8 @@ async def test_resize_down_to_40x12_and_back_keeps_the_state(make_app):
         await pilot.pause(0.3)
         small = screen_text(app)
         assert len(small.splitlines()) == 12
+        notes = [str(n.message) for n in app._notifications]
+        assert any("40x12: make it larger (80x24)" in n for n in notes), notes
         await press_and_settle(pilot, screen, "n")  # keys still work while small
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.3)

@@ -23,12 +23,15 @@ from textual.reactive import reactive
 
 from tutor.engine.lesson import Lesson
 from tutor.progress import Progress
-from tutor.ui.i18n import localize_bindings, other
+from tutor.ui.i18n import localize_bindings, other, t
 from tutor.ui.reload import POLL_SECONDS, dir_signature, relative_error
 from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.picker import PickerScreen
 from tutor.ui.widgets.cost_plot import PreviousRun
+
+
+MIN_SIZE = (60, 20)  # columns, rows: the layout is made for 80x24
 
 
 class TutorApp(App):
@@ -70,6 +73,7 @@ class TutorApp(App):
         # --watch: lesson screens re-read their file, the picker its directory
         self.live_reload = live_reload
         self._dir_signature: tuple | None = None
+        self._too_small = False
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
@@ -82,6 +86,14 @@ class TutorApp(App):
         if self.live_reload and self.lessons_dir:
             self._dir_signature = dir_signature(Path(self.lessons_dir))
             self.set_interval(POLL_SECONDS, self._poll_lessons_dir)
+
+    def on_resize(self, event) -> None:
+        """Below MIN_SIZE the panes are cropped: say so once, and keep working."""
+        width, height = event.size
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        if small and not self._too_small:
+            self.notify(t("app.too_small", self.lang, w=width, h=height), severity="warning", timeout=6)
+        self._too_small = small
 
     def _poll_lessons_dir(self) -> None:
         """--watch: a lesson file added, removed or saved updates the picker."""

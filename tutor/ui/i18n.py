@@ -18,6 +18,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "app.lang": ("한국어", "EN"),  # 80 columns: the Korean footer is full
     "app.help": ("help", "도움말"),
     "app.quit": ("quit", "종료"),
+    "app.too_small": (
+        "The terminal is {w}x{h}: make it larger (80x24) to see every pane",
+        "터미널이 {w}x{h}입니다: 모든 창을 보려면 80x24 이상으로 키우세요",
+    ),
     "picker.open": ("open", "열기"),
     "picker.down": ("down", "아래"),
     "picker.up": ("up", "위"),
