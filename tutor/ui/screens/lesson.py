@@ -182,9 +182,9 @@ class LessonScreen(Screen):
         self.app.call_from_thread(self._caught_up, runner, cell, point)
 
     def _caught_up(self, runner, cell: int, point: int | None) -> None:
-        self.resuming = False
         if runner is not self.runner or self._left:
-            return  # the lesson was reloaded or left meanwhile
+            return  # the lesson was reloaded, edited or left meanwhile
+        self.resuming = False
         if point is not None:
             # keep the restored section: the replay arrives in the cell before
             self._followed_cell = self._resume_before(cell)
@@ -360,6 +360,7 @@ class LessonScreen(Screen):
         old = self.runner
         self.lesson = lesson
         self.reload_errors = []
+        self.resuming = False  # a catch-up under way was for the old runner
         self.query_one("#reload-error").display = False
         self.query_one("#lesson-body").display = True
         self.section = min(self.section, len(lesson.sections) - 1)
