@@ -272,12 +272,22 @@ def test_resize_window_to_40x12_and_back_keeps_the_state(place):
                 tmux_env(place, TERM="xterm-256color", LANG="C.UTF-8"))
     try:
         term.wait_for(lambda s: "ready" in s.splitlines()[0], 90, "torch loaded")
-        term.press("e")
-        time.sleep(0.5)
-        term.press("BSpace", "BSpace", "BSpace")
-        term.tmux("send-keys", "-t", "t", "-l", "0.05")
-        term.press("Enter")
-        term.wait_text("learning rate 0.05 from the next iteration")
+        for attempt in range(3):
+            # (On a loaded machine a typed key is sometimes lost on its way into the
+            # field; that is not what this test is about, so type it again.)
+            term.press("e")
+            time.sleep(0.5)
+            term.press(*["BSpace"] * 8)
+            term.tmux("send-keys", "-t", "t", "-l", "0.05")
+            term.press("Enter")
+            try:
+                term.wait_text("learning rate 0.05 from the next iteration", 10)
+                break
+            except AssertionError:
+                term.press("Escape")
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the lr field never took 0.05")
         term.press("n", "n", "n")
         term.wait_for(lambda s: "iter 2" in s.splitlines()[0] and "lr 0.05" in s.splitlines()[0],
                       what="iteration 2 at lr 0.05")
