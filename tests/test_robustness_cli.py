@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import io
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from tmux_session import Tmux
 
 from tutor.terminal import terminal_problem
 
@@ -170,45 +169,6 @@ def test_a_stream_that_is_not_utf8_is_refused(encoding):
 # ------------------------------------------------------------------ real terminals (tmux)
 
 
-class Tmux:
-    """A tmux server of its own, one 80x24 window running `command` with `env`."""
-
-    def __init__(self, command: list[str], env: dict[str, str], size=(80, 24)) -> None:
-        self.socket = f"tutor-robust-{uuid.uuid4().hex[:8]}"
-        line = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        line = (f"env -i {line} {' '.join(shlex.quote(c) for c in command)} 2>&1; "
-                "echo EXITED $?; sleep 60")
-        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t",
-                  "-x", str(size[0]), "-y", str(size[1]), line)
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, timeout=10, check=True).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t")
-
-    def press(self, *keys: str) -> None:
-        for key in keys:
-            self.tmux("send-keys", "-t", "t", key)
-
-    def wait_for(self, predicate, timeout: float = 30.0, what: str = "") -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
-            time.sleep(0.1)
-
-    def wait_text(self, text: str, timeout: float = 30.0) -> str:
-        return self.wait_for(lambda s: text in s, timeout, repr(text))
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
-
-
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None or not TUTOR.exists(),
                                 reason="needs tmux and the installed tutor script")
 
@@ -278,7 +238,7 @@ def test_resize_window_to_40x12_and_back_keeps_the_state(place):
             term.press("e")
             time.sleep(0.5)
             term.press(*["BSpace"] * 8)
-            term.tmux("send-keys", "-t", "t", "-l", "0.05")
+            term.type("0.05")
             term.press("Enter")
             try:
                 term.wait_text("learning rate 0.05 from the next iteration", 10)

@@ -8,15 +8,12 @@ socket of its own and its server is killed at the end.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
+from tmux_session import Tmux
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,47 +21,6 @@ pytestmark = [
 ]
 
 TUTOR = Path(sys.executable).parent / "tutor"
-
-
-class Tmux:
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.socket = f"tutor-test-{uuid.uuid4().hex[:8]}"
-        line = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        # The exit status is printed after the app ends, and the pane stays to show it.
-        line = f"env {line} {' '.join(shlex.quote(c) for c in command)}; echo EXITED $?; sleep 60"
-        self.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "80", "-y", "24", line)
-
-    def run(self, *args: str) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, check=True
-        )
-        return out.stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "t")
-
-    def press(self, *keys: str) -> None:
-        for key in keys:
-            self.run("send-keys", "-t", "t", key)
-
-    def type(self, text: str) -> None:
-        self.run("send-keys", "-t", "t", "-l", text)
-
-    def wait_for(self, predicate, timeout: float = 30.0, what: str = "") -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
-
-    def wait_text(self, text: str, timeout: float = 30.0) -> str:
-        return self.wait_for(lambda s: text in s, timeout, repr(text))
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 def test_tutor_in_tmux_steps_and_changes_lr(lessons_dir, tmp_path):
