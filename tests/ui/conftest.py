@@ -196,6 +196,23 @@ async def engine_ready(pilot):
                    or not hasattr(pilot.app.screen, "runner"), 5, "the runner")
 
 
+async def open_lesson(pilot):
+    """The lesson screen the app opened, once torch and its runner are ready."""
+    from tutor.ui.screens.lesson import LessonScreen
+
+    await engine_ready(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LessonScreen)
+    return screen
+
+
+async def press_and_settle(pilot, screen, *keys):
+    """Press each key and wait until the runner has done what it asked."""
+    for key in keys:
+        await pilot.press(key)
+        await wait_for(pilot, lambda: settled(screen), what=f"the runner after {key}")
+
+
 def settled(screen) -> bool:
     """The runner waits for a command and the screen shows its latest state."""
     state = screen.runner.state

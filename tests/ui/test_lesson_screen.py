@@ -14,7 +14,7 @@ from tutor.ui.widgets.cost_plot import CostPlot
 from tutor.ui.widgets.lr_field import LrField
 from tutor.ui.widgets.tensor_table import fmt_number
 
-from .conftest import engine_ready, screen_text, settled, wait_for
+from .conftest import open_lesson, press_and_settle, screen_text, settled, wait_for
 
 
 def reference_w(iterations: int, lr: float = 0.1) -> float:
@@ -29,19 +29,6 @@ def reference_w(iterations: int, lr: float = 0.1) -> float:
     return w.item()
 
 
-async def open_tiny(pilot):
-    await engine_ready(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, LessonScreen)
-    return screen
-
-
-async def press_and_settle(pilot, screen, *keys):
-    for key in keys:
-        await pilot.press(key)
-        await wait_for(pilot, lambda: settled(screen), what=f"the runner after {key}")
-
-
 async def test_lesson_opens_with_no_focus_and_shows_code_before_torch(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -49,14 +36,14 @@ async def test_lesson_opens_with_no_focus_and_shows_code_before_torch(make_app):
         assert app.focused is None
         text = screen_text(app)
         assert "w = torch.tensor([1.0]," in text
-        await open_tiny(pilot)
+        await open_lesson(pilot)
         assert app.focused is None
 
 
 async def test_n_runs_a_cell_then_one_iteration_and_reveals_expected_output(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         text = screen_text(app)
         assert "predict it" in text  # expected output hidden before the cell ran
         assert "ready" not in text.split("output")[-1]
@@ -78,7 +65,7 @@ async def test_n_runs_a_cell_then_one_iteration_and_reveals_expected_output(make
 async def test_s_steps_one_statement(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "s")
         first = screen.runner.state.line
         await press_and_settle(pilot, screen, "s")
@@ -90,7 +77,7 @@ async def test_s_steps_one_statement(make_app):
 async def test_space_runs_to_done_and_marks_the_lesson_finished(make_app, progress_path):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.runner.state.status == "done", what="done")
         await wait_for(pilot, lambda: settled(screen))
@@ -115,7 +102,7 @@ async def test_space_pauses_a_free_run_and_keys_stay_responsive(make_app, lesson
     (lessons_dir / "04-long.md").write_text(LONG, encoding="utf-8")
     app = make_app(lesson="long-run")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: len(screen.runner.state.costs) > 5, what="some iterations")
         await pilot.press("space")
@@ -129,7 +116,7 @@ async def test_space_pauses_a_free_run_and_keys_stay_responsive(make_app, lesson
 async def test_r_resets_keeps_lr_and_keeps_the_previous_curve(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n", "n")
         assert screen.runner.state.costs
         await pilot.press("e")
@@ -148,7 +135,7 @@ async def test_r_resets_keeps_lr_and_keeps_the_previous_curve(make_app):
 async def test_e_applies_a_good_lr_and_returns_focus(make_app, progress_path):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n")
         await pilot.press("e")
         assert isinstance(app.focused, Input)
@@ -168,7 +155,7 @@ async def test_e_applies_a_good_lr_and_returns_focus(make_app, progress_path):
 async def test_e_refuses_bad_values_and_escape_cancels(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         field = screen.query_one(LrField)
         for bad, words in [
             ("abc", "not a number"), ("0", "greater than 0"), ("-1", "greater than 0"),
@@ -189,7 +176,7 @@ async def test_e_refuses_bad_values_and_escape_cancels(make_app):
 async def test_brackets_move_between_sections_and_h_shows_a_hint(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         assert screen.section == 0
         await pilot.press("right_square_bracket")
         assert screen.section == 1 and "Setup" in screen_text(app)
@@ -207,7 +194,7 @@ async def test_brackets_move_between_sections_and_h_shows_a_hint(make_app):
 async def test_l_switches_language_live_without_losing_the_position(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n")
         before = screen.runner.state
         await pilot.press("l")
@@ -224,7 +211,7 @@ async def test_l_switches_language_live_without_losing_the_position(make_app):
 async def test_g_toggles_log_scale(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n", "n")
         plot = screen.query_one(CostPlot)
         assert not plot.log_scale
@@ -251,7 +238,7 @@ async def test_question_mark_lists_every_lesson_key(make_app):
 async def test_escape_goes_back_and_remembers_the_position(make_app, progress_path):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n")
         await pilot.press("escape")
         assert isinstance(app.screen, PickerScreen)
@@ -262,7 +249,7 @@ async def test_escape_goes_back_and_remembers_the_position(make_app, progress_pa
 async def test_error_is_shown_with_its_line_and_r_recovers(make_app):
     app = make_app(lesson="broken")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n")
         state = screen.runner.state
         assert state.status == "error"
@@ -279,7 +266,7 @@ async def test_error_is_shown_with_its_line_and_r_recovers(make_app):
 async def test_non_finite_cost_stops_and_shows_the_hint(make_app):
     app = make_app(lesson="diverge")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.runner.state.hint is not None, what="the hint")
         await wait_for(pilot, lambda: settled(screen))
@@ -297,7 +284,7 @@ async def test_p_records_a_prediction_and_compares_it_after_the_cell_ran(make_ap
 
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("p")
         assert isinstance(app.screen, PredictScreen)
         app.screen.query_one(TextArea).text = "ready"
@@ -317,7 +304,7 @@ async def test_E_edits_a_cell_and_runs_the_lesson_again_with_it(make_app):
 
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n")
         old_runner = screen.runner
         await pilot.press("E")
@@ -350,7 +337,7 @@ async def test_a_key_pressed_while_torch_loads_runs_once_it_is_ready(make_app):
 async def test_n_pressed_quickly_three_times_takes_three_steps(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n")  # into the loop: iteration 0
         await pilot.press("n", "n", "n")  # no waiting in between
         await wait_for(pilot, lambda: screen.runner.state.iteration == 3 and settled(screen),
@@ -362,7 +349,7 @@ async def test_n_pressed_quickly_three_times_takes_three_steps(make_app):
 async def test_keys_typed_right_after_e_land_in_the_field(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         from textual import events
 
         # One burst, queued before any is handled, as tmux or a fast typist sends them
@@ -376,7 +363,7 @@ async def test_keys_typed_right_after_e_land_in_the_field(make_app):
 async def test_the_letter_e_can_be_typed_in_the_lr_field(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("e", "backspace", *"1e-3", "enter")
         assert screen.runner.state.lr_override == 0.001
         assert app.focused is None

@@ -23,7 +23,7 @@ from tutor.ui.screens.picker import PickerScreen
 from tutor.ui.widgets.cost_plot import CostPlot
 from tutor.ui.widgets.tensor_table import TensorTable
 
-from .conftest import engine_ready, screen_text, settled, wait_for
+from .conftest import open_lesson, press_and_settle, screen_text, settled, wait_for
 
 LOUD = """\
 ---
@@ -95,19 +95,6 @@ def flat(value) -> list[float]:
     if isinstance(value, list):
         return [x for v in value for x in flat(v)]
     return [value]
-
-
-async def open_lesson(pilot) -> LessonScreen:
-    await engine_ready(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, LessonScreen)
-    return screen
-
-
-async def press_and_settle(pilot, screen, *keys):
-    for key in keys:
-        await pilot.press(key)
-        await wait_for(pilot, lambda: settled(screen), what=f"the runner after {key}")
 
 
 async def still_responsive(pilot, screen):
