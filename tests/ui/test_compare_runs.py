@@ -8,7 +8,7 @@ from tutor.ui.widgets.cost_plot import MAX_PREVIOUS, CostPlot
 from tutor.ui.widgets.status_line import fmt_cost
 
 from .conftest import settled, wait_for
-from .test_lesson_screen import open_tiny, press_and_settle
+from .conftest import open_lesson, press_and_settle
 
 
 def final_cost(lr: float, epochs: int = 5) -> float:
@@ -36,7 +36,7 @@ async def run_to_done(pilot, screen):
 async def test_each_reset_keeps_the_run_with_its_lr_and_final_cost(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await run_to_done(pilot, screen)
         for lr in ("0.05", "0.2"):
             await pilot.press("e", *lr, "enter")
@@ -54,7 +54,7 @@ async def test_each_reset_keeps_the_run_with_its_lr_and_final_cost(make_app):
 async def test_at_most_five_earlier_runs_and_c_clears_them(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         lrs = ["0.01", "0.02", "0.03", "0.04", "0.05", "0.06"]
         for lr in lrs:
             await pilot.press("e", *lr, "enter", "space")
@@ -74,7 +74,7 @@ async def test_at_most_five_earlier_runs_and_c_clears_them(make_app):
 async def test_earlier_runs_survive_leaving_and_reopening_the_lesson(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await run_to_done(pilot, screen)
         await pilot.press("q")
         await pilot.press("enter")  # the picker highlights the lesson opened last

@@ -9,7 +9,8 @@ from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.predict import PredictScreen
 
 from .conftest import TINY, screen_text, settled, wait_for
-from .test_lesson_screen import open_tiny, press_and_settle, reference_w
+from .conftest import open_lesson, press_and_settle
+from .test_lesson_screen import reference_w
 
 TWO_HINTS = TINY.replace(
     "::::\n\n```python\nlr = 0.1",
@@ -26,7 +27,7 @@ async def test_E_runs_the_edited_cell_from_the_start_and_leaves_the_file_alone(m
     original = path.read_bytes()
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n")  # in the loop of cell 2
         await pilot.press("E")
         assert isinstance(app.screen, EditCellScreen) and app.screen.cell.index == 1
@@ -54,7 +55,7 @@ async def test_E_with_a_syntax_error_shows_its_line_and_runs_nothing(make_app, l
     original = path.read_bytes()
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n")
         runner, before = screen.runner, screen.runner.state
         await pilot.press("E")
@@ -76,7 +77,7 @@ async def test_E_with_a_syntax_error_shows_its_line_and_runs_nothing(make_app, l
 async def test_p_typed_before_the_cell_runs_is_compared_after(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("p")
         assert isinstance(app.screen, PredictScreen) and app.screen.cell.index == 0
         await pilot.press(*"steady", "ctrl+s")
@@ -104,7 +105,7 @@ async def test_h_reveals_the_hints_one_at_a_time(make_app, lessons_dir):
     (lessons_dir / "01-tiny.md").write_text(TWO_HINTS, encoding="utf-8")
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         assert isinstance(screen, LessonScreen)
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert len(screen.lesson.sections[2].hints) == 2

@@ -11,7 +11,7 @@ from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.picker import PickerScreen
 
 from .conftest import TINY, screen_text, settled, wait_for
-from .test_lesson_screen import open_tiny, press_and_settle
+from .conftest import open_lesson, press_and_settle
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ async def test_a_saved_change_shows_new_prose_and_code_in_the_same_section(make_
     path = lessons_dir / "01-tiny.md"
     app = make_watching_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n")  # training: iteration 1
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert screen.section == 2
@@ -66,7 +66,7 @@ async def test_a_broken_save_shows_file_line_message_then_a_good_one_recovers(ma
     path = lessons_dir / "01-tiny.md"
     app = make_watching_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("right_square_bracket", "right_square_bracket")
         broken = TINY.replace("for epoch in range(5):", "for epoch in range(5)")
         save(path, broken)
@@ -99,7 +99,7 @@ async def test_removed_sections_clamp_the_section(make_watching_app, lessons_dir
     path = lessons_dir / "01-tiny.md"
     app = make_watching_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert screen.section == 2
         save(path, TINY.split("## Train | 훈련")[0])
@@ -111,7 +111,7 @@ async def test_without_watch_nothing_is_reloaded(make_app, lessons_dir):
     path = lessons_dir / "01-tiny.md"
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         save(path, TINY.replace("2 * w is 4", "2 * w is four"))
         await pilot.pause(1.2)
         assert "is four" not in screen_text(app) and isinstance(screen, LessonScreen)
@@ -140,7 +140,7 @@ async def test_a_broken_save_during_a_free_run_pauses_it(make_watching_app, less
     path.write_text(LONG, encoding="utf-8")
     app = make_watching_app(lesson="long-run")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: len(screen.runner.state.costs) > 5, what="some iterations")
         save(path, LONG.replace("for epoch in range(1_000_000):", "for epoch in range(1_000_000)"))

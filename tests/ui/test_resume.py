@@ -8,7 +8,8 @@ import json
 from tutor.ui.screens.lesson import LessonScreen
 
 from .conftest import settled, wait_for
-from .test_lesson_screen import open_tiny, press_and_settle, reference_w
+from .conftest import open_lesson, press_and_settle
+from .test_lesson_screen import reference_w
 
 
 async def back_in_place(pilot, screen):
@@ -19,7 +20,7 @@ async def back_in_place(pilot, screen):
 async def test_leaving_inside_cell_2_and_reopening_runs_cell_1_again(make_app, progress_path):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n", "n")  # into the loop of cell 2
         await pilot.press("q")
     assert json.loads(progress_path.read_text())["lessons"]["tiny-fit"]["position"] == {
@@ -28,7 +29,7 @@ async def test_leaving_inside_cell_2_and_reopening_runs_cell_1_again(make_app, p
 
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await back_in_place(pilot, screen)
         state = screen.runner.state
         assert screen.section == 2  # the restored section, not cell 1's
@@ -50,7 +51,7 @@ async def test_a_saved_first_cell_runs_nothing(make_app):
     app = make_app(lesson="tiny-fit")
     app.progress.set_position("tiny-fit", 1, 0)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.pause(0.3)
         assert not screen.resuming and screen.section == 1
         assert screen.runner.state.status == "idle"
@@ -73,7 +74,7 @@ async def test_a_stale_position_past_the_last_cell_is_ignored(make_app):
     app = make_app(lesson="tiny-fit")
     app.progress.set_position("tiny-fit", 0, 9)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.pause(0.3)
         assert screen.runner.state.status == "idle" and not screen.resuming
 
@@ -86,7 +87,7 @@ async def test_a_loop_before_the_saved_cell_is_run_again_in_full(make_app, lesso
     app = make_app(lesson="tiny-fit")
     app.progress.set_position("tiny-fit", 3, 2)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await back_in_place(pilot, screen)
         state = screen.runner.state
         assert screen.section == 3

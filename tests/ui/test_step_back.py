@@ -8,7 +8,8 @@ from tutor.ui.widgets.cost_plot import CostPlot
 from tutor.ui.widgets.tensor_table import fmt_number
 
 from .conftest import LONG, screen_text, settled, wait_for
-from .test_lesson_screen import open_tiny, press_and_settle, reference_w
+from .conftest import open_lesson, press_and_settle
+from .test_lesson_screen import reference_w
 
 
 def status_text(screen) -> str:
@@ -18,7 +19,7 @@ def status_text(screen) -> str:
 async def test_b_goes_back_one_iteration_and_every_pane_follows(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n")  # cell 1 ran; loop: iteration 0
         await press_and_settle(pilot, screen, "n", "n")
         after_two = screen.runner.state
@@ -54,7 +55,7 @@ async def test_b_goes_back_one_iteration_and_every_pane_follows(make_app):
 async def test_b_after_s_goes_back_one_statement(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "s", "s")
         second = screen.runner.state.line
         await press_and_settle(pilot, screen, "s")
@@ -66,7 +67,7 @@ async def test_b_after_s_goes_back_one_statement(make_app):
 async def test_b_before_anything_ran_says_so(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("b")
         await pilot.pause(0.1)
         assert screen.runner.state.status == "idle"
@@ -76,7 +77,7 @@ async def test_b_before_anything_ran_says_so(make_app):
 async def test_step_back_is_in_the_footer_and_the_help(make_app):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_tiny(pilot)
+        await open_lesson(pilot)
         assert "prev" in screen_text(app).splitlines()[-1]
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -87,7 +88,7 @@ async def test_n_during_a_free_run_pauses_and_then_steps(make_app, lessons_dir):
     (lessons_dir / "04-long.md").write_text(LONG, encoding="utf-8")
     app = make_app(lesson="long-run")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tiny(pilot)
+        screen = await open_lesson(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: len(screen.runner.state.costs) > 5, what="some iterations")
         await pilot.press("n")
