@@ -57,6 +57,21 @@ async def test_picker_keys_move_and_open(make_app):
     assert app.return_code == 0
 
 
+async def test_picker_keys_typed_in_one_burst_keep_their_order(make_app):
+    """Over SSH `j j enter` can arrive in one read: enter opens the lesson j moved to."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, char in (("j", "j"), ("j", "j"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # queued at once, as a driver does
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, LessonScreen)
+        assert app.screen.lesson.id == app.lessons[2].id
+
+
 async def test_picker_help_lists_every_picker_key(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -25,12 +25,16 @@ from tutor.ui.i18n import localize_bindings, t
 class PickerScreen(Screen):
     BINDINGS = [
         # priority: the focused OptionList would otherwise take enter (and hide it
-        # from the footer); opening the highlighted lesson is the same thing.
+        # from the footer); opening the highlighted lesson is the same thing. All of
+        # them, not only enter: a priority binding runs as the app receives the key,
+        # ahead of keys already forwarded to the list, so `j j enter` arriving in one
+        # read would open the lesson the cursor was on before the j's.
         Binding("enter", "open", "open", id="picker.open", priority=True),
-        Binding("down,j", "move(1)", "down", show=False, id="picker.down"),
-        Binding("up,k", "move(-1)", "up", show=False, id="picker.up"),
-        Binding("x", "reset_progress", "reset progress", show=False, id="picker.reset_progress"),
-        Binding("q,escape", "back", "quit", id="picker.back"),
+        Binding("down,j", "move(1)", "down", show=False, id="picker.down", priority=True),
+        Binding("up,k", "move(-1)", "up", show=False, id="picker.up", priority=True),
+        Binding("x", "reset_progress", "reset progress", show=False,
+                id="picker.reset_progress", priority=True),
+        Binding("q,escape", "back", "quit", id="picker.back", priority=True),
     ]
 
     def __init__(self, lessons: list[Lesson], errors: list[str], lessons_dir: str) -> None:
