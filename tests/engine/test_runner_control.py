@@ -299,7 +299,7 @@ def test_break_and_continue_record_each_iteration_once(make_lesson):
     assert [c.step for c in state.costs] == list(range(5))
 
 
-def test_history_is_dropped_when_the_override_changes(make_lesson):
+def test_history_is_kept_before_an_lr_change(make_lesson):
     lesson = make_lesson(["import torch\nlr = 0.5\nW = torch.ones(1)\nfor i in range(5):\n    W = W - lr\n"])
     runner = Runner(lesson)
     try:
@@ -308,17 +308,17 @@ def test_history_is_dropped_when_the_override_changes(make_lesson):
             runner.wait(TIMEOUT)
         before = runner.state
         runner.set_lr(0.25)
-        assert not runner._history
+        assert runner._history and max(runner._history) <= before.pause_index
         runner.goto(before.pause_index - 1)
         state = runner.wait(TIMEOUT)
         assert state.pause_index == before.pause_index - 1
-        assert state.lr_override == 0.25
+        assert state.lr_override is None  # the change came later, at before.pause_index
     finally:
         runner.close()
     assert state.iteration == 1
     W = 1.0
-    for _ in range(state.iteration):  # the replay used the new override from the start
-        W -= 0.25
+    for _ in range(state.iteration):  # the replay follows the schedule: 0.5 before the change
+        W -= 0.5
     assert by_name(state.tensors)["W"].value == [W]
 
 

@@ -15,8 +15,9 @@ Runs are deterministic (torch, `random` and numpy are seeded before the first ce
 nothing until it gets there. Because replay is exact, the runner also keeps the last
 HISTORY_SIZE paused states: when k is among them, goto(k) shows it at once and the
 replay catches up in the background, quietly (commands given meanwhile wait for
-it). States from a run whose lr override changed midway are not kept, and a new
-override empties the history, since a replay uses one override from the start.
+it). The learner's lr changes are recorded as a schedule of (pause point, lr) that
+every replay follows, so going back across a change is exact and the states kept
+before it stay valid (a change drops only those after it).
 
 `state.pause_index` is the number of the point the worker waits at; in
 `done`/`error` it is the number of points passed; in `idle` it is -1. Step back
@@ -77,6 +78,8 @@ TAIL_POINTS = 8
 # past this many (only a runaway `while True` loop gets there).
 STOPS_LIMIT = 1_000_000
 NO_TAIL = 1 << 62  # an iteration number no loop reaches
+NEVER = NO_TAIL  # a pause point no run reaches
+_UNSET = object()
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -159,15 +162,20 @@ class _Run:
         # the history, before suspending at the last (0: no pause requested).
         self.tail = 0
         self.tail_from = NO_TAIL  # iterations of the current loop from here on are kept
-        self.lr_active = runner._override is not None
+        # The learner's lr as this run sees it: the schedule's value after the last
+        # pause point passed (see Runner._lr_at). It changes only at a pause point's
+        # end (lr_step), never between two, so a replay sees every change at exactly
+        # the point where the original run saw it.
+        self.override = runner._lr_at(-1)
+        self.next_change = runner._next_change(-1)  # first point whose end may change it
+        self.lr_pending: Any = _UNSET  # set_lr() while running: taken at the next point
+        self.suspended_at = -1
+        self.lr_active = self.override is not None
         self.thread: threading.Thread | None = None
         self.emit_error: BaseException | None = None
         self.ended = False
         # goto() already showed the target's state from the history: arrive quietly.
         self.silent_arrival = False
-        # The override changed during this run: its later states are not what a replay
-        # (with one override from the start) gives, so they stay out of the history.
-        self.tainted = False
 
         self.ns: dict[str, Any] = {}
         self.points = 0
@@ -317,7 +325,7 @@ class _Run:
     def lr_hook(self, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             self.lesson_lr = float(value)
-        override = self.runner._override
+        override = self.override
         return value if override is None else override
 
     def check_hook(self) -> None:
@@ -335,8 +343,8 @@ class _Run:
         mode = self.mode
         if mode == FREE:
             if self.headless:
-                return
-            if self.stop_soon or (self.tail and self.loop_key is None):
+                pass
+            elif self.stop_soon or (self.tail and self.loop_key is None):
                 self.suspend(p)  # a pause requested in a loop stops after it at the latest
             elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
                 self.publish(snapshot=True, index=p, keep=True)
@@ -345,6 +353,8 @@ class _Run:
         elif mode == GOTO:
             if p >= self.target:
                 self.suspend(p)
+        if p >= self.next_change:
+            self.lr_step(p)
 
     def iter_hook(self, loop: int, line: int) -> None:
         key = (self.cell, loop)
@@ -367,8 +377,8 @@ class _Run:
         mode = self.mode
         if mode == FREE:
             if self.headless:
-                return
-            if self.stop_soon:
+                pass
+            elif self.stop_soon:
                 self.suspend(p)
             elif self.tail:  # pause() was asked for: keep a few more epochs, then stop
                 self.tail -= 1
@@ -385,6 +395,8 @@ class _Run:
                 self.suspend(p)
         else:
             self.suspend(p)
+        if p >= self.next_change:
+            self.lr_step(p)
 
     def loop_hook(self, loop: int, iterable: Any) -> Any:
         """A top-level `for` loop starts: note which of its iterations are the last few."""
@@ -414,8 +426,8 @@ class _Run:
         mode = self.mode
         if mode == FREE:
             if self.headless:
-                return
-            if self.stop_soon or self.tail:
+                pass
+            elif self.stop_soon or self.tail:
                 self.suspend(p)
             else:
                 self.keep(p)  # once per cell: step back from "done" lands here at once
@@ -424,12 +436,35 @@ class _Run:
                 self.suspend(p)
         else:
             self.suspend(p)
+        if p >= self.next_change:
+            self.lr_step(p)
 
     # --- learning rate, cost, iteration records ---------------------------------
 
+    def lr_step(self, p: int) -> None:
+        """The end of pause point p, where the schedule may change the override: take a
+        set_lr() given while running (it starts here, and replaces the schedule's
+        later entries), then follow the schedule. apply_lr() puts it in force from
+        the next pause point on, exactly as in the run that recorded the change."""
+        runner = self.runner
+        with runner._schedule_lock:
+            if self.lr_pending is not _UNSET:
+                value, self.lr_pending = self.lr_pending, _UNSET
+                runner._schedule_set(p, value)
+                forget = True
+            else:
+                forget = False
+            new = runner._lr_at(p)
+            self.next_change = runner._next_change(p)
+        if forget:
+            runner._forget_after(p)
+        if new != self.override:
+            self.override = new
+            self.lr_active = True
+
     def apply_lr(self) -> None:
         """Put the override (or, after set_lr(None), the lesson's values) in force."""
-        override = self.runner._override
+        override = self.override
         ns = self.ns
         name = self.lesson.lr_name
         if override is None:  # restore once, then stop paying for this
@@ -455,7 +490,7 @@ class _Run:
                         group["lr"] = override
 
     def lr_in_force(self) -> float | None:
-        override = self.runner._override
+        override = self.override
         if override is not None:
             return override
         for value in self.ns.values():
@@ -516,7 +551,10 @@ class _Run:
         """Publish the state at pause point `index` and wait for a command."""
         self.stop_soon = False
         self.tail = 0
+        if index >= self.next_change:  # a set_lr() that came on the way here shows now
+            self.lr_step(index)
         with self.cv:
+            self.suspended_at = index
             silent = False
             if self.replaying:
                 self.replaying = False
@@ -532,7 +570,7 @@ class _Run:
                 self.runner._snapshotter.take(self.ns)  # "changed since" counts from here
             else:
                 shown = self.publish(snapshot=True, index=index)
-                if shown is not None and not self.tainted:
+                if shown is not None:
                     self.runner._remember(shown, self.costs)
             self.suspended = True
             self.cv.notify_all()  # wake Runner.wait()
@@ -564,7 +602,7 @@ class _Run:
             return None
         runner.state = state
         self.last_publish = time.monotonic()
-        if keep and not self.tainted:
+        if keep:
             runner._remember(replace(state, status="paused"), self.costs)
         return state
 
@@ -572,7 +610,7 @@ class _Run:
         """Keep the state at pause point `index` in the history without stopping (a
         free run's last iterations and cell ends); shown too if a publication is due."""
         runner = self.runner
-        if runner._run is not self or self.replaying or self.tainted:
+        if runner._run is not self or self.replaying:
             return
         state = self.build("paused", True, index)
         runner._remember(state, self.costs)
@@ -599,8 +637,8 @@ class _Run:
             line=self.line,
             iteration=self.iteration,
             pause_index=index if status in ("paused", "running") else self.points,
-            lr=self.lr_in_force() if self.ns else runner._override,
-            lr_override=runner._override,
+            lr=self.lr_in_force() if self.ns else self.override,
+            lr_override=self.override,
             cost=self.cost,
             costs=self._costs_tuple(),
             lr_changes=tuple(self.lr_changes),
@@ -650,7 +688,14 @@ class Runner:
     ) -> None:
         self.lesson = lesson
         self._torch_threads = torch_threads
-        self._override = check_lr(lr_override)
+        self._override = check_lr(lr_override)  # the learner's lr where the run is now
+        # The lr schedule: (pause point, override) in increasing point order; an entry
+        # (p, x) means "x from the end of point p on" (-1: from the start). set_lr()
+        # adds one where the run is, dropping later ones (a new branch); goto() and
+        # every replay follow it, so going back across an lr change is exact and the
+        # history stays valid up to the change.
+        self._schedule: list[tuple[int, float | None]] = [(-1, self._override)]
+        self._schedule_lock = threading.Lock()
         self._on_event = on_event
         self._record_every_iteration = record_every_iteration
         self._lock = threading.RLock()
@@ -777,6 +822,12 @@ class Runner:
             self._stop()
             if self._snapshotter_obj is not None:
                 self._snapshotter_obj.forget()
+            with self._schedule_lock:  # reset keeps the override in force, from the start
+                fresh = [(-1, self._override)]
+                changed = self._schedule != fresh
+                self._schedule = fresh
+            if changed:
+                self.clear_history()
             self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
     def goto(self, k: int) -> None:
@@ -788,9 +839,11 @@ class Runner:
             with self._history_lock:
                 known = self._history.get(k)
             shown = None
+            self._override = self._lr_at(k)
             if known is not None:
                 kept, costs, count, _ = known
-                shown = replace(kept, costs=tuple(costs[:count]), lr_override=self._override)
+                lr = kept.lr if self._override is None else self._override
+                shown = replace(kept, costs=tuple(costs[:count]), lr_override=self._override, lr=lr)
             if self._retarget(k, shown):
                 return
             self._stop(show=shown)  # shown before joining the old worker: that can take ms
@@ -817,7 +870,7 @@ class Runner:
         if run is None:
             return False
         with run.cv:
-            if not run.replaying or run.tainted or run.mode != GOTO or k >= run.target or run.points > k:
+            if not run.replaying or run.mode != GOTO or k >= run.target or run.points > k:
                 return False
             old = (run.target, run.silent_arrival, run.pending_mode)
             run.target = k
@@ -904,24 +957,101 @@ class Runner:
                 self._history_size -= dropped
 
     def set_lr(self, value: float | None) -> None:
-        """The learner's learning rate (None: the lesson's own), from the next pause point."""
+        """The learner's learning rate (None: the lesson's own) from where the run is:
+        recorded in the lr schedule at the current pause point (replacing the
+        schedule's later entries), in force from the next pause point on."""
         value = check_lr(value)
         with self._lock:
             if value == self._override:
                 return
-            self.clear_history()
             self._override = value
             run = self._run
-            if run is None:
+            if run is None:  # idle: a new start value, so nothing kept holds any more
+                with self._schedule_lock:
+                    self._schedule = [(-1, value)]
+                self.clear_history()
                 self._show_override()
                 return
             with run.cv:
-                run.lr_active = True  # the worker applies (or restores) at its next pause point
-                run.tainted = True
-                # A working worker publishes the new value itself soon; replacing its
-                # state from here could undo a newer one (e.g. "done").
-                if run.suspended or run.ended:
-                    self._show_override()
+                if run.suspended or run.ended or run.replaying:
+                    if run.replaying:
+                        p = run.target  # the point the learner is shown at
+                    elif run.suspended:
+                        p = run.suspended_at
+                    else:
+                        p = run.points
+                    with self._schedule_lock:
+                        self._schedule_set(p, value)
+                    self._forget_after(p)
+                    run.next_change = min(run.next_change, p)
+                    if not run.replaying:
+                        self._show_override()
+                else:
+                    # Running: the worker records it at the end of its next pause point
+                    # (and publishes it itself: replacing its state from here could undo
+                    # a newer one, e.g. "done").
+                    run.lr_pending = value
+                    run.next_change = -1
+
+    @property
+    def lr_schedule(self) -> tuple[tuple[int, float | None], ...]:
+        """The lr schedule as (pause point, override) pairs; (-1, x) is the start value.
+        A replay (goto, or a process checkpoint resumed) follows exactly this."""
+        with self._schedule_lock:
+            return tuple(self._schedule)
+
+    def set_lr_schedule(self, schedule) -> None:
+        """Install a whole schedule (e.g. in a checkpoint process resumed for a goto: its
+        entries up to its own point must be the ones it ran with). The worker follows
+        it from its next pause point's end; nothing kept is dropped."""
+        entries = sorted((int(p), check_lr(v)) for p, v in schedule)
+        if not entries or entries[0][0] != -1:
+            raise ValueError("an lr schedule starts with the entry (-1, start value)")
+        with self._lock:
+            with self._schedule_lock:
+                self._schedule = entries
+            run = self._run
+            if run is not None:
+                with run.cv:
+                    run.next_change = -1
+                    p = run.suspended_at if run.suspended else run.points - 1
+            else:
+                p = -1
+            self._override = self._lr_at(max(p, -1))
+
+    def _schedule_set(self, p: int, value: float | None) -> None:
+        """(p, value) replaces the entries from p on (hold _schedule_lock)."""
+        schedule = self._schedule
+        i = bisect_left(schedule, p, key=lambda entry: entry[0])
+        del schedule[i:]
+        if i == 0:
+            schedule.append((-1, value))
+        elif schedule[-1][1] != value:
+            schedule.append((p, value))
+
+    def _lr_at(self, p: int) -> float | None:
+        """The override after pause point p's end (p = -1: at the start)."""
+        schedule = self._schedule
+        value = schedule[0][1]
+        for point, lr in schedule:
+            if point > p:
+                break
+            value = lr
+        return value
+
+    def _next_change(self, p: int) -> int:
+        """The first schedule point after p (NEVER when none)."""
+        for point, _ in self._schedule:
+            if point > p:
+                return point
+        return NEVER
+
+    def _forget_after(self, p: int) -> None:
+        """States kept for points after p ran with the schedule that p's change replaced."""
+        with self._history_lock:
+            history = self._history
+            for key in [key for key in history if key > p]:
+                self._history_size -= history.pop(key)[3]
 
     def _show_override(self) -> None:
         state = self.state
