@@ -5,7 +5,9 @@
   rate the learner can replace), run as the real command in a subprocess.
 - Every number the seed notebooks printed appears in the headless output
   (`tutor run ID`) of the lesson that teaches it. These strings are the seeds'
-  printouts (design: "every number that they print is reproduced").
+  printouts (design: "every number that they print is reproduced"), compared by the
+  rule of design §9 (`prints` below): a CPU whose float rounding moves the last
+  printed digit (AVX512 or not) still reproduces them.
 - The hand-written and `optim.SGD` loops print what plain torch computes for the same
   loop, with the lesson's learning rate and with a learner's override (`--lr`), so
   the override really reaches `W -= lr * gradient` and the optimizer.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -27,6 +30,7 @@ import pytest
 
 from tutor import cli
 from tutor.engine import loader
+from tutor.engine.compare import NUMBER, number_matches, normalise
 
 REPO = Path(__file__).resolve().parents[2]
 LESSONS = REPO / "lessons"
@@ -120,6 +124,38 @@ def tutor_run(lesson_id: str, lr: str | None = None) -> str:
     return buffer.getvalue()
 
 
+def _fragment_pattern(fragment: str) -> tuple[re.Pattern[str], list[str]]:
+    fragment = normalise(fragment)
+    parts, numbers, pos = [], [], 0
+    for match in NUMBER.finditer(fragment):
+        parts.append(r"\s*".join(map(re.escape, fragment[pos: match.start()].split())))
+        parts.append(f"({NUMBER.pattern})")
+        numbers.append(match.group())
+        pos = match.end()
+    parts.append(r"\s*".join(map(re.escape, fragment[pos:].split())))
+    return re.compile(r"\s*".join(p for p in parts if p)), numbers
+
+
+def prints(output: str, fragment: str) -> int:
+    """How many lines of `output` contain `fragment`, its numbers compared as §9
+    compares an output block's (one unit of the last printed digit)."""
+    pattern, expected = _fragment_pattern(fragment)
+    count = 0
+    for line in output.splitlines():
+        for match in pattern.finditer(normalise(line)):
+            if all(number_matches(e, g) for e, g in zip(expected, match.groups())):
+                count += 1
+                break
+    return count
+
+
+def test_prints_compares_numbers_by_the_last_printed_digit():
+    assert prints("x\nEpoch 11/20 iterations 3 Cost: 2.353\n", "iterations 3 Cost: 2.352") == 1
+    assert prints("Epoch 11/20 iterations 3 Cost: 2.452\n", "iterations 3 Cost: 2.352") == 0
+    assert prints("Epoch 12/20 iterations 3 Cost: 2.352\n", "Epoch 11/20") == 0
+    assert prints("tensor([1.3301,  1.4602, 1.6166], grad_fn=<X>)", "tensor([1.3301, 1.4602, 1.6165]") == 1
+
+
 def test_check_run_passes_with_nothing_to_report():
     env = {**os.environ, "LANG": "C.UTF-8", "PYTHONPATH": str(REPO)}
     env.pop("LC_ALL", None)
@@ -134,15 +170,13 @@ def test_check_run_passes_with_nothing_to_report():
 @pytest.mark.parametrize("lesson_id", sorted(SEED_NUMBERS))
 def test_seed_numbers_are_reproduced(lesson_id):
     output = tutor_run(lesson_id)
-    lines = [" ".join(line.split()) for line in output.splitlines()]
-    text = "\n".join(lines)
-    missing = [s for s in SEED_NUMBERS[lesson_id] if " ".join(s.split()) not in text]
+    missing = [s for s in SEED_NUMBERS[lesson_id] if not prints(output, s)]
     assert not missing, f"{lesson_id} does not print {missing}"
 
 
 def test_softmax_classifier_low_level_and_cross_entropy_agree():
     output = tutor_run("softmax-classifier")
-    assert output.count("Epoch 1000/1000 Cost: 0.399962") == 2
+    assert prints(output, "Epoch 1000/1000 Cost: 0.399962") == 2
 
 
 # --- the same loops in plain torch -------------------------------------------------------
