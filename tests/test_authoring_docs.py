@@ -94,7 +94,8 @@ def test_example_passes_check_run(tmp_path, tutor, example):
     path.write_text(example.lesson_text(), encoding="utf-8")
     code, out, err = tutor(tmp_path, "check", "--run", str(path))
     assert code == 0, f"docs/authoring.md:{example.line}: example fails tutor check --run:\n{out}{err}"
-    assert out + err == "", f"docs/authoring.md:{example.line}: examples must be clean, not even warnings"
+    assert re.fullmatch(r"ok: 1 lesson, \d+ cells run, \d+ output blocks matched, [\d.]+ s\n", out) and err == "", \
+        f"docs/authoring.md:{example.line}: examples must be clean, not even warnings:\n{out}{err}"
 
 
 def console_commands() -> list[tuple[list[str], list[str]]]:

@@ -69,6 +69,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
     p = subs.add_parser("check", parents=[common], help="validate lesson files")
     p.add_argument("--run", action="store_true", help="also run them and compare output blocks")
+    p.add_argument("--update", action="store_true",
+                   help="with --run: rewrite the output blocks that differ with what the cells printed")
     p.add_argument("paths", nargs="+", metavar="PATH")
 
     p = subs.add_parser("run", parents=[common], help="run a lesson headless")

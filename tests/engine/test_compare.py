@@ -84,7 +84,7 @@ def test_missing_and_extra_lines():
     assert compare_output("", "") is None
 
 
-def test_run_and_compare_reports_the_output_block_of_a_mismatching_cell(make_lesson):
+def test_run_and_compare_names_the_file_line_of_the_differing_output_line(make_lesson):
     from tutor.engine.run_check import run_and_compare
 
     lesson = make_lesson([
@@ -95,9 +95,31 @@ def test_run_and_compare_reports_the_output_block_of_a_mismatching_cell(make_les
     problems = run_and_compare(lesson)
     assert len(problems) == 1
     problem = problems[0]
-    assert problem.path == lesson.path and problem.line == lesson.cells[1].expected.line
-    assert "expected 'step 3', got 'step 2'" in problem.message
-    assert lesson.path.read_text().splitlines()[problem.line - 1] == "```output"
+    assert problem.path == lesson.path and problem.line == lesson.cells[1].expected.line + 3
+    assert lesson.path.read_text().splitlines()[problem.line - 1] == "step 3"
+    assert problem.message == (
+        "output differs\n"
+        "    expected: step 3\n"
+        "                   ^\n"
+        "    got:      step 2\n"
+        "                   ^"
+    )
+
+
+def test_the_first_difference_is_marked_in_long_lines_that_differ_late():
+    from tutor.engine.compare import compare_output, first_difference
+    from tutor.engine.run_check import describe
+
+    head = "tensor([" + ", ".join(f"{i}.0000" for i in range(30))
+    expected, got = head + ", 1.5000])", head + ",  1.7000])"
+    assert first_difference(expected, got) == (len(head) + 2, len(head) + 3)
+    text = describe(compare_output(expected, got))
+    rows = text.split("\n")
+    # both shown lines differ (the old message cut both before the difference)
+    assert "1.5000" in rows[1] and "1.7000" in rows[3] and rows[1].startswith("    expected: …")
+    assert rows[2].index("^") == rows[1].index("1.5000") and rows[4].index("^") == rows[3].index("1.7000")
+    assert first_difference("x at 0x7f12 y", "x at 0x881222 z") == (12, 14)
+    assert first_difference("grad_fn=<MeanBackward1>)", "grad_fn=<SumBackward0>)") == (9, 9)
 
 
 def test_run_and_compare_reports_an_exception_and_skips_cells_that_never_ran(make_lesson):

@@ -137,6 +137,59 @@ def lines_match(expected: str, got: str) -> bool:
     return all(number_matches(a, b) for a, b in zip(e_numbers, g_numbers))
 
 
+def first_difference(expected: str, got: str) -> tuple[int, int]:
+    """Columns in `expected` and `got` where they first differ by the rules above
+    (the start of the first number that does not match, or the first differing
+    character of the text between numbers, spaces skipped)."""
+    e_parts, g_parts = _parts(expected), _parts(got)
+    for (e_kind, e_text, e_col), (g_kind, g_text, g_col) in zip(e_parts, g_parts):
+        if e_kind != g_kind:
+            return e_col, g_col
+        if e_kind == "skip":
+            continue
+        if e_kind == "number":
+            if not number_matches(e_text, g_text):
+                return e_col, g_col
+            continue
+        e_chars = [(e_col + i, c) for i, c in enumerate(e_text) if not c.isspace()]
+        g_chars = [(g_col + i, c) for i, c in enumerate(g_text) if not c.isspace()]
+        for (ei, ec), (gi, gc) in zip(e_chars, g_chars):
+            if ec != gc:
+                return ei, gi
+        if len(e_chars) != len(g_chars):
+            n = min(len(e_chars), len(g_chars))
+            ends = (e_col + len(e_text), g_col + len(g_text))
+            return (e_chars[n][0] if n < len(e_chars) else ends[0],
+                    g_chars[n][0] if n < len(g_chars) else ends[1])
+    if len(e_parts) != len(g_parts):
+        shorter = min(len(e_parts), len(g_parts))
+        return (e_parts[shorter][2] if shorter < len(e_parts) else len(expected),
+                g_parts[shorter][2] if shorter < len(g_parts) else len(got))
+    return min(len(expected), len(got)), min(len(expected), len(got))
+
+
+_SKIPPED = re.compile(r"(?<=\bat 0x)[0-9a-fA-F]+|(?<=Backward)\d+\b")
+
+
+def _parts(line: str) -> list[tuple[str, str, int]]:
+    """("text" | "number" | "skip", token, column): the line as `lines_match` sees it,
+    with columns of the original line ("skip": an address or grad_fn version digit)."""
+    parts: list[tuple[str, str, int]] = []
+    pos = 0
+    spans = sorted(
+        [("skip", m) for m in _SKIPPED.finditer(line)]
+        + [("number", m) for m in NUMBER.finditer(line)
+           if not any(s.start() <= m.start() < s.end() for s in _SKIPPED.finditer(line))],
+        key=lambda item: item[1].start(),
+    )
+    for kind, match in spans:
+        parts.append(("text", line[pos: match.start()], pos))
+        parts.append((kind, match.group(), match.start()))
+        pos = match.end()
+    parts.append(("text", line[pos:], pos))
+    return [part for part in parts if part[0] != "text" or part[1].strip()]
+
+
 def compare_output(expected: str, got: str) -> Mismatch | None:
     """None when `got` matches `expected`, else the first differing line."""
     e_lines, g_lines = _lines(expected), _lines(got)
