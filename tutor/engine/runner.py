@@ -87,8 +87,8 @@ DIVERGENCE_HINT = Text(
     ko="비용이 더 이상 유한한 수가 아닙니다. 학습률이 너무 큰 것 같습니다. 더 작은 값으로 해 보세요.",
 )
 
-# Run modes: where the worker stops next.
-FREE, STMT, ITER_MODE, GOTO = range(4)
+# Run modes: where the worker stops next (TO_CELL: at the end of cell `target_cell`).
+FREE, STMT, ITER_MODE, GOTO, TO_CELL = range(5)
 
 
 class _Cancelled(BaseException):
@@ -152,7 +152,8 @@ class _Run:
         self.cv = threading.Condition()
         self.mode = mode
         self.target = target
-        self.replaying = mode == GOTO
+        self.target_cell = -1  # TO_CELL: the cell whose end is the destination
+        self.replaying = mode in (GOTO, TO_CELL)
         self.pending_mode: int | None = None  # a command given during a replay
         self.resume = False
         self.suspended = False
@@ -393,7 +394,7 @@ class _Run:
         elif mode == GOTO:
             if p >= self.target:
                 self.suspend(p)
-        else:
+        elif mode != TO_CELL:
             self.suspend(p)
         if p >= self.next_change:
             self.lr_step(p)
@@ -433,6 +434,9 @@ class _Run:
                 self.keep(p)  # once per cell: step back from "done" lands here at once
         elif mode == GOTO:
             if p >= self.target:
+                self.suspend(p)
+        elif mode == TO_CELL:
+            if self.cell >= self.target_cell:
                 self.suspend(p)
         else:
             self.suspend(p)
@@ -855,6 +859,43 @@ class Runner:
                 # Until the replay arrives, show that it is under way, already counted
                 # at k: a second step back goes back from k, not again from here.
                 self.state = replace(self.state, status="running", pause_index=k)
+            self._start(run)
+
+    def goto_cell(self, c: int) -> None:
+        """Pause at the start of cell `c`: at the end of the last runnable cell before
+        it, every cell before it run in full (loops included) without publishing on
+        the way (fast). From a pause before that point the run goes on from where it
+        is; otherwise (a later point, done, error, idle) it replays from a fresh
+        namespace. No runnable cell before `c`: reset. Commands given on the way
+        wait for the arrival, as during a goto's replay. Resuming a lesson and the
+        sections that follow execution use this, so both count cells as the engine
+        does (no second runner to find the point)."""
+        with self._lock:
+            before = [cell.index for cell in self.lesson.runnable_cells if cell.index < c]
+            if not before:
+                self.reset()
+                return
+            end = before[-1]
+            run = self._run
+            if run is not None:
+                with run.cv:
+                    here = run.suspended and not run.resume and not run.replaying
+                    if here and run.status == "paused" and run.cell is not None:
+                        if run.cell == end and end in run.cells_done:
+                            return  # already there
+                        if run.cell < end or (run.cell == end and end not in run.cells_done):
+                            run.mode, run.target_cell = TO_CELL, end
+                            run.replaying, run.pending_mode, run.silent_arrival = True, None, False
+                            self._moved_by = ITER_MODE
+                            self.state = replace(self.state, status="running")
+                            run.resume = True
+                            run.cv.notify_all()
+                            return
+            self._stop()
+            run = _Run(self, TO_CELL)
+            run.target_cell = end
+            self._moved_by = ITER_MODE
+            self.state = replace(self.state, status="running")
             self._start(run)
 
     def _retarget(self, k: int, shown: RunState | None) -> bool:

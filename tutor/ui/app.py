@@ -23,12 +23,12 @@ from textual.reactive import reactive
 
 from tutor.engine.lesson import Lesson
 from tutor.progress import Progress
+from tutor.session import LessonSession, RunArchive
 from tutor.ui.i18n import localize_bindings, other, t
 from tutor.ui.reload import POLL_SECONDS, dir_signature, relative_error
 from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.picker import PickerScreen
-from tutor.ui.widgets.cost_plot import PreviousRun
 
 
 MIN_SIZE = (60, 20)  # columns, rows: the layout is made for 80x24
@@ -64,8 +64,7 @@ class TutorApp(App):
         self.set_reactive(TutorApp.lang, lang)
         self.initial_lesson = open_lesson
         self.progress = Progress.load(progress_path)
-        self.previous_runs: dict[str, list[PreviousRun]] = {}
-        self.pending_lr: dict[str, float] = {}
+        self.previous_runs = RunArchive()
         self.runner_class = None
         self.engine_error: str | None = None
         self._on_first_frame = on_first_frame
@@ -151,11 +150,12 @@ class TutorApp(App):
         self.engine_error = message
         self.notify(f"torch could not be loaded: {message}", severity="error", timeout=30)
 
-    def make_runner(self, lesson: Lesson):
-        return self.runner_class(lesson, lr_override=self.pending_lr.pop(lesson.id, None))
+    def make_runner(self, lesson: Lesson, lr_override: float | None = None):
+        """The runner factory lesson sessions are given once torch is loaded."""
+        return self.runner_class(lesson, lr_override=lr_override)
 
     def open_lesson(self, lesson: Lesson) -> None:
-        self.push_screen(LessonScreen(lesson))
+        self.push_screen(LessonScreen(LessonSession(lesson, self.progress, self.previous_runs)))
 
     def watch_lang(self, lang: str) -> None:
         localize_bindings(self, lang)

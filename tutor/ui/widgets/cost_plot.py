@@ -14,36 +14,18 @@ changed (`show()` compares a key) and the screen throttles it while training run
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 from tutor.engine.state import CostPoint
+from tutor.session import MAX_PREVIOUS, PreviousRun, lr_label  # noqa: F401  (the widget's data)
 from tutor.ui.i18n import t
 
 CURRENT_COLOR = 39  # xterm-256 blue: readable on black and on white
 LR_MARK_COLOR = 208  # orange
 PREVIOUS_COLORS = (245, 109, 139, 144, 103)  # muted: grey, teal, mauve, olive, lavender
-MAX_PREVIOUS = 5
-
-
-@dataclass(frozen=True)
-class PreviousRun:
-    """A finished or abandoned run of this lesson, kept to compare against."""
-
-    lr_label: str
-    costs: tuple[CostPoint, ...]
-
-
-def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str:
-    """`lr=0.01`, or `lr=0.01→0.1` when the learner changed it during the run."""
-    lrs = [p.lr for p in costs if p.lr is not None]
-    if not lrs:
-        return "lr=?" if fallback is None else f"lr={fallback:g}"
-    first, last = lrs[0], lrs[-1]
-    return f"lr={first:g}" if first == last else f"lr={first:g}→{last:g}"
 
 
 def final_cost(run: PreviousRun) -> str:

@@ -1,0 +1,99 @@
+"""Runner.goto_cell: the start of a cell by the engine's own cell numbering, reached
+from where the run is (forward) or by a replay (backward), checked against plain torch."""
+
+from __future__ import annotations
+
+import torch
+
+from tutor.engine.runner import Runner
+
+TIMEOUT = 10
+EPOCHS = 4
+
+
+def plain_w(epochs: int, lr: float = 0.1) -> float:
+    """The fixture's W[0] after `epochs` steps, computed by plain torch."""
+    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
+    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
+    W = torch.zeros((2, 1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    for _ in range(epochs):
+        cost = torch.mean((x.matmul(W) + b - y) ** 2)
+        if W.grad is not None:
+            W.grad.zero_()
+            b.grad.zero_()
+        cost.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            b -= lr * b.grad
+    return W[0, 0].item()
+
+
+def lesson_of(make_lesson, sources):
+    return make_lesson([sources.SETUP, sources.LOOP_LR.replace("EPOCHS", str(EPOCHS)),
+                        "print(round(W[0, 0].item(), 6))\n"])
+
+
+def w_of(state):
+    return next(v for v in state.tensors if v.name == "W").value[0][0]
+
+
+def test_forward_from_idle_stops_at_the_end_of_the_cell_before(make_lesson, sources):
+    runner = Runner(lesson_of(make_lesson, sources))
+    runner.goto_cell(2)
+    assert runner.state.status == "running"  # at once: the way there is under way
+    state = runner.wait(TIMEOUT)
+    assert state.status == "paused" and state.cell == 1 and state.line is None
+    assert state.cells_done == (0, 1) and len(state.costs) == EPOCHS
+    assert abs(w_of(state) - plain_w(EPOCHS)) < 1e-6
+    runner.next()  # the next step runs cell 2
+    state = runner.wait(TIMEOUT)
+    assert state.outputs[2] == f"{round(plain_w(EPOCHS), 6)}\n"
+    runner.close()
+
+
+def test_forward_goes_on_from_inside_the_loop_without_a_replay(make_lesson, sources):
+    runner = Runner(lesson_of(make_lesson, sources))
+    for _ in range(3):
+        runner.next()
+        runner.wait(TIMEOUT)
+    run = runner._run
+    assert runner.state.cell == 1 and runner.state.iteration == 1
+    runner.goto_cell(2)
+    state = runner.wait(TIMEOUT)
+    assert runner._run is run  # the same run went on
+    assert state.cell == 1 and state.line is None and state.cells_done == (0, 1)
+    assert abs(w_of(state) - plain_w(EPOCHS)) < 1e-6
+    runner.close()
+
+
+def test_backward_replays_to_an_earlier_cell(make_lesson, sources):
+    runner = Runner(lesson_of(make_lesson, sources))
+    runner.run()
+    assert runner.wait(TIMEOUT).status == "done"
+    runner.goto_cell(1)
+    state = runner.wait(TIMEOUT)
+    assert state.status == "paused" and state.cell == 0 and state.line is None
+    assert state.cells_done == (0,) and not state.costs
+    assert w_of(state) == 0.0
+    runner.goto_cell(0)  # nothing runs before the first cell: back to idle
+    assert runner.state.status == "idle"
+    runner.close()
+
+
+def test_a_key_given_on_the_way_waits_for_the_arrival(make_lesson, sources):
+    runner = Runner(lesson_of(make_lesson, sources))
+    runner.goto_cell(2)
+    runner.next()  # given during the way there: one step from the arrival
+    state = runner.wait(TIMEOUT)
+    assert state.cells_done == (0, 1, 2)
+    runner.close()
+
+
+def test_already_there_changes_nothing(make_lesson, sources):
+    runner = Runner(lesson_of(make_lesson, sources))
+    runner.goto_cell(2)
+    state = runner.wait(TIMEOUT)
+    runner.goto_cell(2)
+    assert runner.state is state
+    runner.close()

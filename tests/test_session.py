@@ -1,0 +1,87 @@
+"""LessonSession headless: no textual, no torch at import; resume through the runner's
+own cell numbering; keys before the runner exists; earlier runs kept per lesson."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from tutor.engine import loader
+from tutor.progress import Progress
+from tutor.session import LessonSession, RunArchive
+
+from tests.ui.conftest import TINY
+
+
+def test_the_session_imports_neither_textual_nor_torch():
+    code = ("import sys, tutor.session; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich', 'torch'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def make_session(tmp_path, notices=None):
+    path = tmp_path / "01-tiny.md"
+    path.write_text(TINY, encoding="utf-8")
+    lesson = loader.load_lesson(path)
+    progress = Progress.load(tmp_path / "progress.json")
+    record = (lambda key, **values: notices.append((key, values))) if notices is not None else None
+    return LessonSession(lesson, progress, RunArchive(), notice=record), progress
+
+
+def settle(session, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        session.runner.wait(timeout)  # the worker waits for a command, or ended
+        state = session.tick()  # may send a pending or queued step
+        quiet = state.status != "running" and not session.resuming and not session.queued
+        if quiet and session.runner.wait(timeout) is state:
+            return state
+        assert time.monotonic() < deadline, "the runner did not settle"
+        time.sleep(0.01)
+
+
+def test_resume_runs_the_cells_before_the_saved_one_with_one_runner(tmp_path):
+    from tutor.engine.runner import Runner
+
+    made = []
+
+    def factory(lesson, lr):
+        made.append(lr)
+        return Runner(lesson, lr_override=lr)
+
+    notices: list = []
+    session, progress = make_session(tmp_path, notices)
+    progress.set_position("tiny-fit", 2, 1)
+    session.restore_position()
+    assert session.section == 2 and notices[-1] == ("lesson.resume", {"section": 2, "cell": 2})
+    session.next()  # before torch: runs once the session is back in place
+    session.set_lr(0.05)  # before torch: the runner is made with it
+    session.attach(factory)
+    assert made == [0.05]  # one runner only, no headless counter
+    assert session.resuming and session.status(session.runner.state) == "running"
+    state = settle(session)
+    assert ("lesson.resumed", {"n": 2}) in notices
+    assert state.cells_done == (0,) and state.cell == 1 and state.iteration == 0  # the pending n
+    assert session.section == 2
+    session.leave()
+    assert progress.position("tiny-fit") == {"section": 2, "cell": 1}
+
+
+def test_reset_keeps_the_run_for_the_overlay_and_edits_run_the_cells_before(tmp_path):
+    from tutor.engine.runner import Runner
+
+    session, _ = make_session(tmp_path)
+    session.attach(lambda lesson, lr: Runner(lesson, lr_override=lr))
+    session.run()
+    state = settle(session)
+    assert state.status == "done" and len(state.costs) == 5
+    session.reset()
+    assert [r.lr_label for r in session.previous_runs()] == ["lr=0.1"]
+    assert session.run_edited(1, "print('edited')\n")
+    state = settle(session)
+    assert state.cells_done == (0,) and state.line is None  # at the start of the edited cell
+    session.next()
+    assert settle(session).outputs[1] == "edited\n"
+    session.leave()

@@ -1,0 +1,463 @@
+"""LessonSession: one opened lesson's learner state, with no UI and no torch.
+
+Why it exists: everything a learner does in a lesson that is not drawing — which
+section is viewed, the runner and the commands sent to it, keys waiting for a step
+in progress, the lr typed before torch loaded, predictions, edited cells, earlier
+runs kept for the cost plot's overlay, progress and resuming where the learner left
+off — lives here, so it can be driven and tested headless (toolong's LogFile next to
+its LogLines widget). The lesson screen renders a session: it reads `runner.state`
+and the session's attributes (attributes down) and calls its methods for keys
+(messages up). Nothing here imports textual or torch.
+
+The runner is opaque: the session only uses the Runner API of docs/architecture.md
+and `.state`, and gets its runner from a factory (`make_runner(lesson, lr_override)`)
+given by the app once torch is loaded, so a kernel client with the same methods can
+take its place.
+
+Notices for the learner are reported as facts (`notice(key, **values)`, the key
+naming a translation in tutor/ui/i18n.py); the screen words and shows them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tutor.engine.lesson import Cell, Lesson
+from tutor.engine.state import CostPoint, RunState
+from tutor.progress import Progress
+
+MAX_PREVIOUS = 5  # earlier runs kept per lesson for the cost plot's overlay
+
+RunnerFactory = Callable[[Lesson, "float | None"], Any]
+
+
+# ---------------------------------------------------------------------- earlier runs
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """A finished or abandoned run of this lesson, kept to compare against."""
+
+    lr_label: str
+    costs: tuple[CostPoint, ...]
+
+
+def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str:
+    """`lr=0.01`, or `lr=0.01→0.1` when the learner changed it during the run."""
+    lrs = [p.lr for p in costs if p.lr is not None]
+    if not lrs:
+        return "lr=?" if fallback is None else f"lr={fallback:g}"
+    first, last = lrs[0], lrs[-1]
+    return f"lr={first:g}" if first == last else f"lr={first:g}→{last:g}"
+
+
+class RunArchive(Mapping):
+    """Earlier runs per lesson id, newest first, at most MAX_PREVIOUS each.
+
+    One per app, so a lesson re-opened in the same app session still shows its
+    earlier curves; sessions add to it and clear it through these methods only."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, list[PreviousRun]] = {}
+
+    def __getitem__(self, lesson_id: str) -> list[PreviousRun]:
+        return self._runs[lesson_id]
+
+    def __iter__(self):
+        return iter(self._runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def keep(self, lesson_id: str, state: RunState) -> None:
+        """Remember a run's curve (nothing when it has no cost)."""
+        if not state.costs:
+            return
+        runs = self._runs.setdefault(lesson_id, [])
+        runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs))
+        del runs[MAX_PREVIOUS:]
+
+    def of(self, lesson_id: str) -> tuple[PreviousRun, ...]:
+        return tuple(self._runs.get(lesson_id, ()))
+
+    def clear(self, lesson_id: str) -> None:
+        self._runs.pop(lesson_id, None)
+
+
+# ---------------------------------------------------------------------- pure choices
+
+
+def resume_before(lesson: Lesson, cell: int) -> int | None:
+    """The last runnable cell before `cell` (None: nothing to run to get there)."""
+    if not 0 < cell < len(lesson.cells):
+        return None
+    before = [c.index for c in lesson.runnable_cells if c.index < cell]
+    return before[-1] if before else None
+
+
+def code_cells(lesson: Lesson, section: int, state: RunState) -> list[Cell]:
+    """The cells the code pane shows: the viewed section's, or the runner's cell if none."""
+    cells = [lesson.cells[i] for i in lesson.sections[section].cells]
+    if cells:
+        return cells
+    if state.cell is not None and state.cell < len(lesson.cells):
+        return [lesson.cells[state.cell]]
+    return list(lesson.runnable_cells[:1])
+
+
+def display_cell(lesson: Lesson, state: RunState) -> int | None:
+    """The cell whose output is shown: the one running, else the last that ran."""
+    if state.error is not None:
+        return state.error.cell
+    current = state.cell
+    if current is not None and (current in state.outputs or current in state.cells_done
+                                or state.status == "running" or state.iteration is not None):
+        return current
+    if state.cells_done:
+        return state.cells_done[-1]
+    if current is None:  # nothing ran yet: the first cell that will
+        runnable = lesson.runnable_cells
+        return runnable[0].index if runnable else None
+    return current
+
+
+def cell_to_predict(lesson: Lesson, state: RunState) -> int | None:
+    """The cell that runs next (or is running): what a prediction is about."""
+    if state.cell is not None and state.cell not in state.cells_done:
+        return state.cell
+    done = set(state.cells_done)
+    for cell in lesson.runnable_cells:
+        if cell.index not in done and (state.cell is None or cell.index >= state.cell):
+            return cell.index
+    return None
+
+
+def cell_to_edit(lesson: Lesson, section: int, state: RunState) -> int | None:
+    """The runner's cell when it is in the section on screen, else the section's first."""
+    cells = lesson.sections[section].cells
+    if state.cell is not None and state.cell in cells:
+        return state.cell
+    if cells:
+        return cells[0]
+    runnable = lesson.runnable_cells
+    return runnable[0].index if runnable else None
+
+
+# ---------------------------------------------------------------------- the session
+
+
+class LessonSession:
+    """The learner's state in one opened lesson; see the module docstring."""
+
+    # `n` and `s` pressed while the previous step is still executing are queued (a
+    # few), not lost: the runner would merge them into the step in progress.
+    MAX_QUEUED = 8
+    STEP_TIMEOUT = 5.0  # after this, a command that produced no new state is forgotten
+
+    def __init__(
+        self,
+        lesson: Lesson,
+        progress: Progress,
+        runs: RunArchive,
+        notice: Callable[..., None] | None = None,
+    ) -> None:
+        self.lesson = lesson
+        self.progress = progress
+        self.runs = runs
+        self.notice = notice or (lambda key, **values: None)
+        self.runner: Any = None
+        self.section = 0
+        self.predictions: dict[int, str] = {}  # cell index -> what the learner predicted
+        self.edits: dict[int, str] = {}  # cell index -> the learner's edited source
+        self.reload_errors: list[str] = []  # --watch: the file's errors since its last save
+        self.resuming = False  # the cells before the saved (or edited) cell run again
+        self.queued: list[str] = []  # n/s pressed while a step was executing
+        self._make_runner: RunnerFactory | None = None
+        self._pending_action: str | None = None  # a key pressed while torch loaded
+        self._pending_lr: float | None = None  # an lr applied while torch loaded
+        self._resume_cell = 0  # the saved position's cell: the cells before it run again
+        self._followed_cell: int | None = None
+        self._sent_from: RunState | None = None
+        self._sent_at = 0.0
+        self._free_running = False
+        self._marked_finished = False
+        self._left = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def restore_position(self) -> None:
+        """Back at the section where the learner left off (the cells before the saved
+        cell run again once the runner exists)."""
+        position = self.progress.position(self.lesson.id)
+        if position is not None and position["section"] < len(self.lesson.sections):
+            self.section = position["section"]
+            self._resume_cell = position["cell"]
+            self.notice("lesson.resume", section=position["section"], cell=position["cell"] + 1)
+
+    def attach(self, make_runner: RunnerFactory) -> None:
+        """torch is loaded: make the runner, catch up with the saved position, then
+        run the key pressed meanwhile. Once only; nothing after leave()."""
+        if self.runner is not None or self._left:
+            return
+        self._make_runner = make_runner
+        lr, self._pending_lr = self._pending_lr, None
+        self.runner = make_runner(self.lesson, lr)
+        if not self._catch_up(self._resume_cell):
+            self._run_pending_action()
+
+    def _catch_up(self, cell: int) -> bool:
+        """Run the cells before `cell` (through the engine's own cell numbering), so
+        the namespace, outputs and costs are as if the learner had run them; True
+        when there is something to run."""
+        before = resume_before(self.lesson, cell)
+        if before is None:
+            return False
+        self.resuming = True
+        self._resume_cell = cell
+        self._followed_cell = before  # keep the viewed section: the arrival is in the cell before
+        self.runner.goto_cell(cell)
+        return True
+
+    def tick(self) -> RunState | None:
+        """Called by the screen's refresh timer: end a catch-up that arrived, send a
+        queued step; return the runner's current state (None while torch loads)."""
+        runner = self.runner
+        if runner is None:
+            return None
+        state = runner.state
+        if self.resuming and state.status != "running":
+            self.resuming = False
+            if state.status in ("paused", "done"):
+                self.notice("lesson.resumed", n=self._resume_cell + 1)  # counted from 1
+            self._run_pending_action()
+        self._drain_queue()
+        return runner.state
+
+    def observe(self, state: RunState) -> None:
+        """The screen shows `state`: the viewed section follows the running cell, and
+        a finished lesson is marked once (and its position saved)."""
+        lesson = self.lesson
+        if state.cell is not None and state.cell != self._followed_cell:
+            self._followed_cell = state.cell
+            if state.cell < len(lesson.cells):
+                self.section = lesson.cells[state.cell].section
+        if state.finished and not self._marked_finished:
+            self._marked_finished = True
+            self.progress.mark_finished(lesson.id)
+            self._save_position(state)
+
+    def status(self, state: RunState) -> str:
+        """The state word for the status line."""
+        if self.reload_errors:
+            return "error"
+        if self.runner is None:
+            return "loading"
+        if self.resuming:
+            return "running"
+        return state.status
+
+    def previous_runs(self) -> tuple[PreviousRun, ...]:
+        return self.runs.of(self.lesson.id)
+
+    # ------------------------------------------------------------------ commands
+
+    def _engine(self, action: str | None = None):
+        """The runner, or None while torch loads or a catch-up runs; then `action`
+        runs once it is ready. None too while the lesson file has errors (--watch):
+        nothing runs old code."""
+        if self.reload_errors:
+            self.notice("lesson.fix_file")
+            return None
+        if self.resuming:  # wait for the catch-up: its arrival is where the step starts
+            self.notice("lesson.resuming")
+            if action is not None:
+                self._pending_action = action
+            return None
+        if self.runner is None:
+            self.notice("lesson.engine_busy")
+            if action is not None:
+                self._pending_action = action
+        return self.runner
+
+    def _run_pending_action(self) -> None:
+        action, self._pending_action = self._pending_action, None
+        if action is not None:
+            getattr(self, action)()
+
+    def next(self) -> None:
+        self._step_command("next")
+
+    def step(self) -> None:
+        self._step_command("step")
+
+    def _step_command(self, kind: str) -> None:
+        if self._engine(kind) is None:
+            return
+        runner = self.runner
+        if self._free_running and runner.state.status == "running":
+            # A learner who presses n or s while the code runs freely wants to go
+            # step by step from here: pause, then take that one step.
+            runner.pause()
+            self._free_running = False
+            self._sent_from = runner.state
+            self._sent_at = time.monotonic()
+            self.queued = [kind]
+            return
+        if self._busy():
+            if not self._free_running and len(self.queued) < self.MAX_QUEUED:
+                self.queued.append(kind)
+            return
+        self._issue(kind)
+
+    def _issue(self, kind: str) -> None:
+        self._free_running = False
+        self._sent_from = self.runner.state
+        self._sent_at = time.monotonic()
+        getattr(self.runner, kind)()
+
+    def _busy(self) -> bool:
+        state = self.runner.state
+        if state.status in ("done", "error"):
+            return False
+        if state.status == "running":
+            return True
+        waiting = state is self._sent_from  # the command has not produced a state yet
+        return waiting and time.monotonic() - self._sent_at < self.STEP_TIMEOUT
+
+    def _drain_queue(self) -> None:
+        if self.queued and self.runner is not None and not self.resuming and not self._busy():
+            self._issue(self.queued.pop(0))
+
+    def run(self) -> None:
+        """Run freely, or pause a free run."""
+        if (runner := self._engine("run")) is None:
+            return
+        self.queued.clear()
+        if runner.state.status == "running":
+            runner.pause()
+            self._free_running = False
+        else:
+            self._free_running = True
+            runner.run()
+
+    def step_back(self) -> None:
+        """Back one step (the previous iteration after n, the previous statement after s)."""
+        if (runner := self._engine()) is None:
+            return
+        self.queued.clear()
+        self._free_running = False
+        if runner.back_target() is None:
+            self.notice("lesson.nothing_back")
+            return
+        runner.step_back()
+
+    def reset(self) -> None:
+        if (runner := self._engine()) is None:
+            return
+        self.runs.keep(self.lesson.id, runner.state)
+        self._marked_finished = False
+        self.queued.clear()
+        self._free_running = False
+        runner.reset()
+
+    def set_lr(self, lr: float) -> None:
+        """The learner's learning rate (already validated), remembered in progress."""
+        self.progress.add_lr(self.lesson.id, lr)
+        if self.runner is not None:
+            self.runner.set_lr(lr)
+        else:
+            self._pending_lr = lr
+
+    def go_section(self, delta: int) -> bool:
+        """View the previous/next section; False at either end."""
+        target = self.section + delta
+        if not 0 <= target < len(self.lesson.sections):
+            return False
+        self.section = target
+        return True
+
+    def clear_runs(self) -> None:
+        self.runs.clear(self.lesson.id)
+        self.notice("lesson.runs_cleared")
+
+    def predict(self, index: int, text: str) -> None:
+        self.predictions[index] = text
+
+    def run_edited(self, index: int, source: str) -> bool:
+        """Swap in the learner's version of a cell and start the lesson over with it
+        (a new runner: the old one ran the old code). The lr override is kept. The
+        cells before the edited one run again at once, so the learner is at the
+        start of their cell: `n` runs it. False when the edit no longer applies."""
+        from tutor.engine.edit import replace_cell_source
+
+        if index >= len(self.lesson.cells) or self.reload_errors:
+            return False  # --watch reloaded the file while the cell was being edited
+        self.edits[index] = source
+        self.lesson = replace_cell_source(self.lesson, index, source)
+        old = self.runner
+        if old is None:
+            return True  # torch still loading: the runner will be made from the new lesson
+        self._replace_runner(old)
+        self._catch_up(index)
+        return True
+
+    def _replace_runner(self, old) -> None:
+        self.runs.keep(self.lesson.id, old.state)
+        lr_override = old.state.lr_override
+        old.close()
+        self.runner = self._make_runner(self.lesson, lr_override)
+        self._marked_finished = False
+        self._followed_cell = None
+        self.queued.clear()
+        self._free_running = False
+        self.resuming = False
+
+    # ------------------------------------------------------------------ live reload
+
+    def show_reload_errors(self, errors: list[str]) -> None:
+        """--watch: the file has errors; the old code stops where it is, and nothing
+        runs until a good save replaces it."""
+        if self.runner is not None and not self.reload_errors:
+            self.runner.pause()
+        self.reload_errors = errors
+
+    def load_lesson(self, lesson: Lesson) -> None:
+        """A new version of the lesson: same section (clamped), a new runner (the old
+        one ran the old code) that keeps the learner's lr, the old run's curve kept
+        for comparison. Edits and predictions belonged to the old cells."""
+        self.lesson = lesson
+        self.reload_errors = []
+        self.resuming = False  # a catch-up under way was for the old runner
+        self.section = min(self.section, len(lesson.sections) - 1)
+        self.edits.clear()
+        self.predictions.clear()
+        self.queued.clear()
+        self._free_running = False
+        self._marked_finished = False
+        self._followed_cell = None
+        if self.runner is not None:
+            self._replace_runner(self.runner)
+
+    # ------------------------------------------------------------------ leaving
+
+    def _save_position(self, state: RunState | None) -> None:
+        cell = 0
+        if state is not None and state.cell is not None:
+            cell = state.cell
+        self.progress.set_position(self.lesson.id, self.section, cell)
+        self.progress.save()
+
+    def leave(self, shown: RunState | None = None) -> None:
+        """Save where the learner is, keep the curve, stop the lesson code. Idempotent."""
+        if self._left:
+            return
+        self._left = True
+        state = self.runner.state if self.runner is not None else shown
+        if state is not None:
+            self.runs.keep(self.lesson.id, state)
+        self._save_position(state)
+        if self.runner is not None:
+            self.runner.close()
