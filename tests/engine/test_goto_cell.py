@@ -97,3 +97,19 @@ def test_already_there_changes_nothing(make_lesson, sources):
     runner.goto_cell(2)
     assert runner.state is state
     runner.close()
+
+
+def test_going_back_before_an_lr_change_shows_the_lr_in_force_there(make_lesson, sources):
+    runner = Runner(lesson_of(make_lesson, sources))
+    runner.goto_cell(2)
+    runner.wait(TIMEOUT)
+    runner.set_lr(0.05)  # from the end of cell 1 on
+    runner.next()
+    assert runner.wait(TIMEOUT).lr_override == 0.05
+    runner.goto_cell(1)  # before the change: the lesson's own lr again
+    state = runner.wait(TIMEOUT)
+    assert state.cell == 0 and state.lr_override is None
+    runner.goto_cell(2)  # and forward again across it: the schedule is followed
+    state = runner.wait(TIMEOUT)
+    assert state.lr_override == 0.05 and abs(w_of(state) - plain_w(EPOCHS)) < 1e-6
+    runner.close()

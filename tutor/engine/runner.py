@@ -563,6 +563,8 @@ class _Run:
             if self.replaying:
                 self.replaying = False
                 silent = self.silent_arrival
+                if self.mode == TO_CELL:  # the point was not known ahead: the lr in force here
+                    self.runner._override = self.override
                 if self.pending_mode is not None:
                     self.mode, self.pending_mode = self.pending_mode, None
                     if self.mode != STMT:
@@ -1014,7 +1016,8 @@ class Runner:
                 self._show_override()
                 return
             with run.cv:
-                if run.suspended or run.ended or run.replaying:
+                # goto_cell's way there is not a point the learner is shown at: as running
+                if run.suspended or run.ended or (run.replaying and run.mode != TO_CELL):
                     if run.replaying:
                         p = run.target  # the point the learner is shown at
                     elif run.suspended:
