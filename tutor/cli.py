@@ -18,6 +18,9 @@ SUBCOMMANDS = {
     "run": "tutor.commands.run",
     "new": "tutor.commands.new",
     "import": "tutor.commands.import_notebook",
+    "serve": "tutor.commands.serve",
+    "passwd": "tutor.commands.passwd",
+    "class": "tutor.commands.class_view",
 }
 
 
@@ -86,6 +89,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p = subs.add_parser("import", parents=[common], help="convert a Jupyter notebook into a lesson")
     p.add_argument("notebook")
     p.add_argument("-o", "--output", metavar="PATH")
+
+    p = subs.add_parser("serve", parents=[common], help="serve the app to browser tabs")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--users", metavar="FILE", help="logins (NAME:hash lines from `tutor passwd`)")
+    p.add_argument("--state", metavar="DIR", help="learners' progress and edits, DIR/NAME/")
+    p.add_argument("--max-sessions", type=int, default=20, metavar="N",
+                   help="most tabs at once (default 20)")
+    p.add_argument("--idle", default="30", metavar="MINUTES",
+                   help="close a session after this many minutes without input (default 30)")
+
+    p = subs.add_parser("passwd", parents=[common], help="set a learner's password for serve")
+    p.add_argument("name")
+    p.add_argument("--users", metavar="FILE", required=True)
+
+    p = subs.add_parser("class", parents=[common], help="teacher's view of the learners' state")
+    p.add_argument("--state", metavar="DIR", required=True)
+    p.add_argument("--json", action="store_true", help="print a JSON array")
     return app, sub_parser
 
 

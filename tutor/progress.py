@@ -13,6 +13,14 @@ Progress is a convenience, never a reason for the app to fail. So:
 
 The default location is `platformdirs.user_state_path("tutor") / "progress.json"`,
 which follows `XDG_STATE_HOME` (`~/.local/state/tutor/progress.json` by default).
+`TUTOR_STATE_DIR` (set by `tutor serve` for each learner's app process) replaces the
+whole directory: progress is then `$TUTOR_STATE_DIR/progress.json`.
+
+What a teacher's view (`tutor class`) reads from the file, besides the above: per
+lesson, how many runs diverged (`diverged`, a count) and the learner's predictions
+(`predictions`: per cell, how many of the output's lines the prediction matched), and
+`last_activity` (Unix time of the last save), so the class view never needs the
+running sessions.
 
 File format (JSON, `version` first so a future format can be recognised)::
 
@@ -20,7 +28,10 @@ File format (JSON, `version` first so a future format can be recognised)::
      "last_lesson": "01-linear-regression",
      "lessons": {"01-linear-regression": {"finished": true,
                                           "position": {"section": 2, "cell": 3},
-                                          "lr_history": [0.01, 0.1]}}}
+                                          "lr_history": [0.01, 0.1],
+                                          "diverged": 2,
+                                          "predictions": {"3": {"matched": 2, "lines": 3}}}},
+     "last_activity": 1764620000.5}
 
 A file whose overall shape is wrong (not an object, no integer version, `lessons` not an
 object) is set aside as corrupt. Inside a well-shaped file, single values of the wrong
@@ -45,11 +56,34 @@ import platformdirs
 FORMAT_VERSION = 1
 LR_HISTORY_LIMIT = 20
 FILE_NAME = "progress.json"
+STATE_DIR_ENV = "TUTOR_STATE_DIR"
+
+
+def state_dir() -> Path:
+    """The learner's state directory: `$TUTOR_STATE_DIR` when set (one learner of
+    `tutor serve`), else the XDG state directory."""
+    override = os.environ.get(STATE_DIR_ENV)
+    if override:
+        return Path(override)
+    return platformdirs.user_state_path("tutor")
 
 
 def default_path() -> Path:
-    """Where progress lives unless told otherwise (follows XDG_STATE_HOME)."""
-    return platformdirs.user_state_path("tutor") / FILE_NAME
+    """Where progress lives unless told otherwise (follows TUTOR_STATE_DIR, XDG_STATE_HOME)."""
+    return state_dir() / FILE_NAME
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _good_prediction(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _is_count(value.get("matched"))
+        and _is_count(value.get("lines"))
+        and value["matched"] <= value["lines"]
+    )
 
 
 class _Corrupt(Exception):
@@ -79,14 +113,24 @@ class Progress:
         self.warning: str | None = None
         self._positions: dict[str, dict[str, int]] = {}
         self._lr_history: dict[str, list[float]] = {}
+        self._diverged: dict[str, int] = {}
+        self._predictions: dict[str, dict[int, dict[str, int]]] = {}
+        self.last_activity: float | None = None
         self._read_only = False  # set when the file was written by a newer tutor
+        self._may_set_aside = True
 
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Progress:
-        """Read progress from `path` (default: the XDG state directory). Never raises."""
+    def load(cls, path: Path | None = None, set_aside: bool = True) -> Progress:
+        """Read progress from `path` (default: the XDG state directory). Never raises.
+
+        `set_aside=False` is for readers of other people's files (`tutor class`): an
+        unusable file is only reported in `.warning`, never renamed, and the result is
+        read-only."""
         progress = cls(default_path() if path is None else path)
+        progress._may_set_aside = set_aside
+        progress._read_only = not set_aside
         try:
             raw = progress.path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):  # no file yet; save() reports
@@ -151,6 +195,28 @@ class Progress:
                     self._lr_history[lesson_id] = good[-LR_HISTORY_LIMIT:]
             else:
                 dropped += 1
+            diverged = entry.get("diverged", 0)
+            if _is_count(diverged):
+                if diverged:
+                    self._diverged[lesson_id] = diverged
+            else:
+                dropped += 1
+            predictions = entry.get("predictions", {})
+            if isinstance(predictions, dict):
+                for cell, result in predictions.items():
+                    if isinstance(cell, str) and cell.isdigit() and _good_prediction(result):
+                        self._predictions.setdefault(lesson_id, {})[int(cell)] = {
+                            "matched": result["matched"], "lines": result["lines"]}
+                    else:
+                        dropped += 1
+            else:
+                dropped += 1
+        activity = data.get("last_activity")
+        if isinstance(activity, (int, float)) and not isinstance(activity, bool) \
+                and math.isfinite(activity):
+            self.last_activity = float(activity)
+        elif activity is not None:
+            dropped += 1
         last = data.get("last_lesson")
         if last is None or isinstance(last, str):
             self.last_lesson = last
@@ -163,6 +229,10 @@ class Progress:
 
     def _set_aside(self, reason: str) -> None:
         """Rename the unusable file out of the way so the next save starts clean."""
+        if not self._may_set_aside:
+            self._read_only = True
+            self.warning = f"Progress file {self.path} is unusable ({reason})."
+            return
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         n = 1
@@ -194,6 +264,20 @@ class Progress:
         """Learning rates the learner tried in this lesson, oldest first (a copy)."""
         return list(self._lr_history.get(lesson_id, ()))
 
+    def diverged(self, lesson_id: str) -> int:
+        """How many runs of this lesson reached a non-finite cost."""
+        return self._diverged.get(lesson_id, 0)
+
+    def predictions(self, lesson_id: str) -> dict[int, dict[str, int]]:
+        """Cell index -> `{"matched": m, "lines": n}`: the learner's last prediction for
+        that cell matched m of the n lines compared (a copy)."""
+        return {cell: dict(r) for cell, r in self._predictions.get(lesson_id, {}).items()}
+
+    def lesson_ids(self) -> list[str]:
+        """Every lesson the file knows something about, sorted."""
+        return sorted(set(self.finished) | set(self._positions) | set(self._lr_history)
+                      | set(self._diverged) | set(self._predictions))
+
     # ------------------------------------------------------------------ changes
 
     def mark_finished(self, lesson_id: str) -> None:
@@ -220,8 +304,21 @@ class Progress:
         history.append(float(lr))
         del history[:-LR_HISTORY_LIMIT]
 
+    def add_divergence(self, lesson_id: str) -> None:
+        """Count one run of the lesson that reached a non-finite cost."""
+        self._diverged[lesson_id] = self._diverged.get(lesson_id, 0) + 1
+
+    def set_prediction(self, lesson_id: str, cell: int, matched: int, lines: int) -> None:
+        """Record how close the learner's prediction for `cell` was (the last one counts)."""
+        if not (_is_index(cell) and _is_count(matched) and _is_count(lines) and matched <= lines):
+            raise ValueError(f"bad prediction result: cell={cell!r} {matched!r}/{lines!r}")
+        self._predictions.setdefault(lesson_id, {})[cell] = {"matched": matched, "lines": lines}
+
     def reset_lesson(self, lesson_id: str) -> None:
-        """Forget that the lesson was finished, where the learner was, and the lrs tried."""
+        """Forget that the lesson was finished, where the learner was, and the lrs tried.
+
+        Diverged runs and predictions stay: they are the learner's history that a
+        teacher's view shows, not a position to resume from."""
         self.finished.discard(lesson_id)
         self._positions.pop(lesson_id, None)
         self._lr_history.pop(lesson_id, None)
@@ -230,7 +327,7 @@ class Progress:
 
     def to_json(self) -> dict:
         """The file's content as plain data (sorted, so saves are reproducible)."""
-        ids = sorted(set(self.finished) | set(self._positions) | set(self._lr_history))
+        ids = self.lesson_ids()
         lessons: dict[str, dict] = {}
         for lesson_id in ids:
             entry: dict[str, Any] = {"finished": lesson_id in self.finished}
@@ -238,13 +335,24 @@ class Progress:
                 entry["position"] = dict(self._positions[lesson_id])
             if self._lr_history.get(lesson_id):
                 entry["lr_history"] = list(self._lr_history[lesson_id])
+            if self._diverged.get(lesson_id):
+                entry["diverged"] = self._diverged[lesson_id]
+            if self._predictions.get(lesson_id):
+                entry["predictions"] = {
+                    str(cell): dict(result)
+                    for cell, result in sorted(self._predictions[lesson_id].items())}
             lessons[lesson_id] = entry
-        return {"version": FORMAT_VERSION, "last_lesson": self.last_lesson, "lessons": lessons}
+        data: dict[str, Any] = {"version": FORMAT_VERSION, "last_lesson": self.last_lesson,
+                                "lessons": lessons}
+        if self.last_activity is not None:
+            data["last_activity"] = self.last_activity
+        return data
 
     def save(self) -> bool:
         """Write atomically; True on success, False (with `.warning` set) on failure."""
         if self._read_only:
             return False
+        self.last_activity = round(time.time(), 1)
         payload = (json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n").encode()
         directory = self.path.parent
         tmp_name: str | None = None

@@ -13,6 +13,14 @@ read one line saying what to change, not a screen of escape codes or a traceback
 
 Only `tutor` (the app) checks; `tutor run/list/check` print plain text and work
 anywhere.
+
+One exception: `tutor serve` starts each browser tab's app with Textual's web
+driver (`TEXTUAL_DRIVER=textual.drivers.web_driver:WebDriver`), which speaks a
+packet protocol over pipes to the server instead of drawing on a terminal. There
+the pipes are right, so the checks above do not apply. The exception holds only
+when stdout really is not a terminal: the web driver set by hand in a real
+terminal would print packets instead of a screen, so it is refused like a pipe
+would be the other way round.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import os
 import sys
 from collections.abc import Mapping
 from typing import TextIO
+
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
 
 def _isatty(stream: TextIO | None) -> bool:
@@ -50,6 +60,11 @@ def terminal_problem(
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
     env = os.environ if environ is None else environ
+    if env.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        if _isatty(stdout):
+            return ("TEXTUAL_DRIVER selects the web driver, which only works under "
+                    "`tutor serve`; unset it to use this terminal")
+        return None
     not_tty = [name for name, s in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr))
                if not _isatty(s)]
     if not_tty:

@@ -40,7 +40,12 @@ MINE_SUFFIX = "-mine"
 
 def user_lessons_dir() -> Path:
     """The learner's own lesson directory (follows XDG_DATA_HOME):
-    `~/.local/share/tutor/lessons` by default."""
+    `~/.local/share/tutor/lessons` by default. Under `tutor serve` each learner's app
+    gets `TUTOR_STATE_DIR` and keeps its copies in `$TUTOR_STATE_DIR/lessons`, beside
+    its progress, so one learner's edits never land where another's app looks."""
+    override = os.environ.get("TUTOR_STATE_DIR")
+    if override:
+        return Path(override) / "lessons"
     return platformdirs.user_data_path("tutor") / "lessons"
 
 
