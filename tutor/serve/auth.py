@@ -90,7 +90,7 @@ class FailureThrottle:
     def delay(self, *keys: str) -> float:
         """Seconds to wait before answering the next attempt for these keys."""
         count = max((self._count(k) for k in keys), default=0)
-        if count < self.free:
+        if count == 0 or count < self.free:
             return 0.0
         return min(self.base * 2 ** (count - self.free), self.max_delay)
 

@@ -50,9 +50,9 @@ def row(summary: LearnerSummary, now: float, lang: str) -> tuple[str, ...]:
     else:
         title = (place.title_ko if lang == "ko" else place.title_en) or place.lesson
         where = title
-        if place.section is not None:
+        if place.section is not None:  # numbered as the lesson screen does (§0: intro)
             section = (place.section_ko if lang == "ko" else place.section_en)
-            where += f" · §{place.section + 1}" + (f" {section}" if section else "")
+            where += f" · §{place.section}" + (f" {section}" if section else "")
     closeness = summary.closeness
     predictions = none if not summary.predictions else t(
         "class.prediction_summary", lang, n=summary.predictions,

@@ -1,0 +1,1 @@
+"""Tests of `tutor serve`, `tutor passwd` and `tutor class`."""
