@@ -49,6 +49,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from tutor.engine import events as ev
+from tutor.engine import workdir
 from tutor.engine.instrument import (
     CHECK, ECHO, ITER, LOOP, LOOP_END, LR, PAUSE, InstrumentedCell, instrument,
 )
@@ -214,6 +215,7 @@ class _Run:
         if threads and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         self.ns = self._namespace()
+        workdir.enter(self, self.runner._workdir)
         seed = self.lesson.seed
         torch.manual_seed(seed)
         random.seed(seed)
@@ -579,6 +581,7 @@ class _Run:
                 if shown is not None:
                     self.runner._remember(shown, self.costs)
             self.suspended = True
+            workdir.leave(self)  # the directory is the lesson's only while its code runs
             self.cv.notify_all()  # wake Runner.wait()
             while not self.resume and not self.cancel:
                 self.cv.wait()
@@ -586,6 +589,7 @@ class _Run:
             self.resume = False
         if self.cancel:
             raise _Cancelled()
+        workdir.enter(self, self.runner._workdir)
         self.status = "running"
         self.publish(snapshot=False, index=index)
 
@@ -693,6 +697,7 @@ class Runner:
         torch_threads: int | None = TORCH_THREADS,
     ) -> None:
         self.lesson = lesson
+        self._workdir = workdir.lesson_dir(lesson.path)  # lesson code runs there (workdir.py)
         self._torch_threads = torch_threads
         self._override = check_lr(lr_override)  # the learner's lr where the run is now
         # The lr schedule: (pause point, override) in increasing point order; an entry
@@ -803,6 +808,7 @@ class Runner:
         except _Cancelled:
             pass
         finally:
+            workdir.leave(run)
             with run.cv:
                 run.ended = True
                 run.cv.notify_all()
@@ -1140,4 +1146,6 @@ class Runner:
         except _Cancelled:
             if run.emit_error is not None:
                 raise run.emit_error from None
+        finally:
+            workdir.leave(run)
         return self.state
