@@ -19,9 +19,29 @@ def run(source: str, first_line: int = 1, lr_name: str = "lr", **extra):
         ins.CHECK: lambda: log.append(("check",)),
         ins.LR: lambda v: extra.get("override", v),
         ins.ECHO: lambda v: log.append(("echo", v)),
+        ins.UPDATE: lambda line, target, operands: log.append(("update", line, target, operands)),
+        ins.UPDATED: lambda line, target, source, op, names: log.append(("updated", line, target, source, op, names)),
     }
     exec(cell.code, ns)
     return cell, ns, log
+
+
+def test_hand_written_updates_are_wrapped_with_their_operands():
+    source = (
+        "class P:\n    data = 0\nW = 5.0\nlr = 0.5\ng = 2.0\np = P()\n"
+        "W -= lr * g\np.data += 3 * -1\nW -= g + 1\nfor i in range(1):\n    W += 1\n"
+        "W *= 2\nq = [1]\nq[0] -= 1\n"
+    )
+    _, ns, log = run(source, first_line=1)
+    updates = [entry for entry in log if entry[0].startswith("update")]
+    p = ns["p"]
+    assert updates == [
+        ("update", 7, 5.0, (0.5, 2.0)), ("updated", 7, 4.0, "W -= lr * g", "-", ("lr", "g")),
+        ("update", 8, p, (3, -1)), ("updated", 8, p, "p.data += 3 * -1", "+", ("3", "-1")),
+        ("update", 9, 4.0, ()), ("updated", 9, 1.0, "W -= g + 1", "-", ()),
+        ("update", 11, 1.0, ()), ("updated", 11, 2.0, "W += 1", "+", ()),
+    ]  # `*=` and subscripts are not updates
+    assert ns["W"] == 4.0 and p.data == -3 and ns["q"] == [0]
 
 
 def test_statement_points_use_lesson_lines():
@@ -33,6 +53,7 @@ def test_statement_points_use_lesson_lines():
 def test_iteration_point_replaces_the_first_body_statement_point():
     source = "total = 0\nfor i in range(2):\n    total += i\n    total *= 2\ndone = True\n"
     cell, _, log = run(source, first_line=5)
+    log = [entry for entry in log if not entry[0].startswith("update")]
     assert cell.loops == 1
     assert log == [
         ("stmt", 5), ("stmt", 6),

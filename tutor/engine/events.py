@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tutor.engine.state import TensorView
+from tutor.engine.state import OptimizerView, TensorView
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Iteration:
     lr: float | None  # learning rate in force during the iteration
     cost: float | None  # may be nan/inf; None when the lesson has no cost variable
     tensors: tuple[TensorView, ...] | None = None  # only with record_every_iteration
+    optimizer: OptimizerView | None = None  # the first optimizer, only with record_every_iteration
 
 
 @dataclass(frozen=True)

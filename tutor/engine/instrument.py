@@ -23,6 +23,13 @@ namespace (all start with `__tutor_`, so snapshots and learners never see them):
   module call machinery), only a cancel check so `close()` stays prompt.
 - `lr = expr` (the lesson's learning-rate name) at the cell's own scope becomes
   `lr = __tutor_lr__(expr)`, which yields the learner's override.
+- A hand-written update at the cell's own scope, `T -= expr` or `T += expr` where
+  T is a name or an attribute (`W`, `W.data`, `model.w`), is wrapped in
+  `__tutor_update__(line, owner, operands)` before and
+  `__tutor_updated__(line, owner, source, op, names)` after it (owner: `W` for
+  `W.data`; operands: the two sides of `expr` when it is a product `a * b` of
+  names, attributes and numbers, evaluated once more, which has no side effect for
+  such expressions), so updates.py can write the step out with its numbers.
 - A last bare expression `expr` becomes `__tutor_echo__(expr)` (print its repr
   unless None, as Jupyter does; `expr;` stays silent, as in Jupyter).
 
@@ -34,6 +41,7 @@ is shifted by `first_line - 1` and compiled with the lesson's path, so traceback
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass
 from types import CodeType
 
@@ -44,8 +52,10 @@ LOOP = "__tutor_loop__"
 CHECK = "__tutor_check__"
 LR = "__tutor_lr__"
 ECHO = "__tutor_echo__"
+UPDATE = "__tutor_update__"
+UPDATED = "__tutor_updated__"
 
-HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, CHECK, LR, ECHO)
+HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, CHECK, LR, ECHO, UPDATE, UPDATED)
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -90,6 +100,10 @@ class _Rewriter:
             if last_echo and i == len(body) - 1:
                 stmt = ast.copy_location(ast.Expr(value=_call(ECHO, stmt.value)), stmt)
             new.append(_stmt_call(PAUSE, stmt, self.file_line(stmt)))
+            wrap = self.update_calls(stmt)
+            if wrap is not None:
+                new.extend((wrap[0], stmt, wrap[1]))
+                continue
             if isinstance(stmt, _LOOPS):
                 loop_no = ast.Constant(self.loops)
                 self.loops += 1
@@ -110,9 +124,35 @@ class _Rewriter:
                 new.append(_stmt_call(ITER, stmt, iter_loop, self.file_line(stmt)))
             else:
                 new.append(_stmt_call(PAUSE, stmt, self.file_line(stmt)))
+            wrap = self.update_calls(stmt)
+            if wrap is not None:
+                new.extend((wrap[0], stmt, wrap[1]))
+                continue
             self.rewrite_children(stmt)
             new.append(stmt)
         return new
+
+    def update_calls(self, stmt: ast.stmt) -> tuple[ast.stmt, ast.stmt] | None:
+        """The two calls around a hand-written update `T -= expr` / `T += expr`."""
+        if not isinstance(stmt, ast.AugAssign) or not isinstance(stmt.op, (ast.Sub, ast.Add)):
+            return None
+        target = stmt.target
+        if not isinstance(target, (ast.Name, ast.Attribute)) or not _simple(target):
+            return None
+        owner = target.value if isinstance(target, ast.Attribute) and target.attr == "data" else target
+        owner = _load(owner)
+        value = stmt.value
+        operands: list[ast.expr] = []
+        if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult) and _simple(value.left) and _simple(value.right):
+            operands = [_load(value.left), _load(value.right)]
+        line = self.file_line(stmt)
+        names = ast.Tuple(elts=[ast.Constant(ast.unparse(o)) for o in operands], ctx=ast.Load())
+        before = _stmt_call(UPDATE, stmt, line, owner, ast.Tuple(elts=operands, ctx=ast.Load()))
+        after = _stmt_call(
+            UPDATED, stmt, line, _load(owner), ast.Constant(ast.unparse(stmt)),
+            ast.Constant("-" if isinstance(stmt.op, ast.Sub) else "+"), names,
+        )
+        return before, after
 
     def rewrite_children(self, stmt: ast.stmt, first_body_iter: ast.Constant | None = None) -> None:
         """Rewrite one statement of the cell's scope: lr assignments, nested blocks."""
@@ -145,6 +185,29 @@ class _Rewriter:
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
             if isinstance(stmt.target, ast.Name) and stmt.target.id == self.lr_name:
                 stmt.value = ast.copy_location(_call(LR, stmt.value), stmt.value)
+
+
+def _simple(node: ast.expr) -> bool:
+    """A name, an attribute chain on a name, or a number: evaluating it twice is
+    harmless (no call, no subscript)."""
+    if isinstance(node, ast.Name):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _simple(node.value) and not isinstance(node.value, ast.Constant)
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return isinstance(node.operand, ast.Constant) and _simple(node.operand)
+    return False
+
+
+def _load(node: ast.expr) -> ast.expr:
+    """A copy of an expression in load context (a target is in store context)."""
+    node = copy.deepcopy(node)
+    for sub in ast.walk(node):
+        if hasattr(sub, "ctx"):
+            sub.ctx = ast.Load()
+    return node
 
 
 class _FunctionLoopChecks(ast.NodeVisitor):

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from tutor.engine import events as ev
-from tutor.engine.state import SMALL_TENSOR, TensorView
+from tutor.engine.state import SMALL_TENSOR, OptimizerView, TensorView
 
 
 def _finite(value: Any) -> Any:
@@ -46,6 +46,23 @@ def tensor_dict(view: TensorView) -> dict[str, Any]:
     return out
 
 
+def optimizer_dict(opt: OptimizerView) -> dict[str, Any]:
+    """{"type", "lr", "options", "state": {NAME: {KEY: value}}} for one optimizer
+    (design §8): a state tensor of at most 64 elements as its nested list (`step`
+    as a number), a bigger one as {"shape", "stats"}, like the tensors."""
+    state: dict[str, Any] = {}
+    for pname, views in opt.state:
+        entry: dict[str, Any] = {}
+        for v in views:
+            if v.value is not None:
+                entry[v.name] = v.value
+            else:
+                entry[v.name] = {"shape": list(v.shape), "stats": v.stats}
+        state[pname] = entry
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in opt.options}
+    return {"type": opt.type, "lr": opt.lr, "options": options, "state": state}
+
+
 def _numel(shape: tuple[int, ...]) -> int:
     n = 1
     for s in shape:
@@ -60,10 +77,13 @@ def event_dict(event: ev.Event) -> dict[str, Any]:
         return {"event": "output", "cell": event.cell, "text": event.text}
     if isinstance(event, ev.Iteration):
         tensors = {t.name: tensor_dict(t) for t in event.tensors or ()}
-        return {
+        out = {
             "event": "iteration", "cell": event.cell, "iteration": event.iteration,
             "lr": event.lr, "cost": event.cost, "tensors": tensors,
         }
+        if event.optimizer is not None:
+            out["optimizer"] = optimizer_dict(event.optimizer)
+        return out
     if isinstance(event, ev.Error):
         return {"event": "error", "cell": event.cell, "line": event.line, "type": event.type, "message": event.message}
     if isinstance(event, ev.Done):

@@ -51,7 +51,7 @@ from typing import Any, Callable
 from tutor.engine import events as ev
 from tutor.engine import workdir
 from tutor.engine.instrument import (
-    CHECK, ECHO, ITER, LOOP, LOOP_END, LR, PAUSE, InstrumentedCell, instrument,
+    CHECK, ECHO, ITER, LOOP, LOOP_END, LR, PAUSE, UPDATE, UPDATED, InstrumentedCell, instrument,
 )
 from tutor.engine.lesson import Cell, Lesson, Text
 from tutor.engine.state import CostPoint, ErrorInfo, RunState
@@ -203,6 +203,11 @@ class _Run:
         self.last_publish = 0.0
         self._tensor_cls: type = object
         self._optimizer_cls: type = object
+        # Parameter updates (optimizer steps, hand-written `W -= ...`), captured only
+        # when someone will see them: not in a headless run without JSONL.
+        self.capture_updates = not headless or runner._record_every_iteration
+        self.recorder: Any = None  # updates.UpdateRecorder, made once torch is loaded
+        self._extras: tuple[Any, tuple, tuple] | None = None  # (key, updates, optimizers)
 
     # --- execution -------------------------------------------------------------
 
@@ -216,6 +221,23 @@ class _Run:
             torch.set_num_threads(threads)
         self.ns = self._namespace()
         workdir.enter(self, self.runner._workdir)
+        if self.capture_updates:
+            from tutor.engine.updates import UpdateRecorder
+
+            self.recorder = UpdateRecorder(self._where)
+            self.recorder.install()  # removed when this run's lesson code ends
+        try:
+            self._execute()
+        finally:
+            if self.recorder is not None:
+                self.recorder.remove()
+
+    def _where(self) -> tuple[int | None, int | None, int | None]:
+        return (self.cell, self.iteration, self.line)
+
+    def _execute(self) -> None:
+        import torch
+
         seed = self.lesson.seed
         torch.manual_seed(seed)
         random.seed(seed)
@@ -264,6 +286,8 @@ class _Run:
             CHECK: self.check_hook,
             LR: self.lr_hook,
             ECHO: self.echo_hook,
+            UPDATE: self.update_hook,
+            UPDATED: self.updated_hook,
         }
 
     def fail(self, cell: Cell, exc: BaseException) -> None:
@@ -330,6 +354,14 @@ class _Run:
             self.lesson_lr = float(value)
         override = self.override
         return value if override is None else override
+
+    def update_hook(self, line: int, target: Any, operands: tuple) -> None:
+        if self.recorder is not None:
+            self.recorder.manual_before(line, target, operands)
+
+    def updated_hook(self, line: int, target: Any, source: str, operator: str, names: tuple) -> None:
+        if self.recorder is not None:
+            self.recorder.manual_after(line, target, source, operator, names)
 
     def check_hook(self) -> None:
         if self.cancel:
@@ -545,11 +577,19 @@ class _Run:
                 self.stop_soon = True
         if self.runner._on_event is not None and not self.replaying:
             tensors = None
+            optimizer = None
             if self.runner._record_every_iteration:
-                from tutor.engine.snapshot import plain_snapshot
+                from tutor.engine.inspection import optimizer_views, optimizers_in
+                from tutor.engine.snapshot import named_tensors, plain_snapshot
 
                 tensors = plain_snapshot(self.ns)
-            self.emit(ev.Iteration(cell=self.cell, iteration=iteration, lr=lr, cost=cost, tensors=tensors))
+                found = optimizers_in(self.ns, self._seen_optimizers())
+                if found:
+                    names = {id(t): name for name, t, _ in named_tensors(self.ns)}
+                    views = optimizer_views(found[:1], names)
+                    optimizer = views[0] if views else None
+            self.emit(ev.Iteration(cell=self.cell, iteration=iteration, lr=lr, cost=cost,
+                                   tensors=tensors, optimizer=optimizer))
 
     # --- pausing and publishing ---------------------------------------------------
 
@@ -576,6 +616,7 @@ class _Run:
             self.status = "paused"
             if silent:  # the runner already shows this point (from its history)
                 self.runner._snapshotter.take(self.ns)  # "changed since" counts from here
+                self.runner._refresh_inspected(self)  # kept while another tensor was inspected
             else:
                 shown = self.publish(snapshot=True, index=index)
                 if shown is not None:
@@ -630,10 +671,15 @@ class _Run:
 
     def build(self, status: str, snapshot: bool, index: int | None) -> RunState:
         runner = self.runner
+        current = runner.state
         if snapshot and self.ns:
-            tensors = runner._snapshotter.take(self.ns)
+            snapshotter = runner._snapshotter
+            tensors = snapshotter.take(self.ns)
+            updates, optimizers = self.extras(snapshotter.names)
+            inspected = self.inspected(runner._inspect, snapshotter)
         else:
-            tensors = runner.state.tensors
+            tensors = current.tensors
+            updates, optimizers, inspected = current.updates, current.optimizers, current.inspected
         if index is None:
             index = self.points
         truncated = False
@@ -659,7 +705,44 @@ class _Run:
             error=self.error,
             hint=self.hint,
             finished=self.finished,
+            updates=updates,
+            optimizers=optimizers,
+            inspected=inspected,
         )
+
+    def _seen_optimizers(self) -> tuple:
+        return () if self.recorder is None else tuple(self.recorder.optimizers)
+
+    def extras(self, names: dict[int, str]) -> tuple[tuple, tuple]:
+        """(updates, optimizers) for a state: the parameters' last updates and the
+        optimizers' state. Optimizer state changes only in a step, which bumps
+        the recorder's version, so unchanged ones are reused between states."""
+        from tutor.engine.inspection import optimizer_views, optimizers_in
+
+        found = optimizers_in(self.ns, self._seen_optimizers())
+        version = -1 if self.recorder is None else self.recorder.version
+        lrs = tuple(o.param_groups[0].get("lr") if o.param_groups else None for _, o in found)
+        key = (version, tuple(id(o) for _, o in found), lrs, tuple(names.items()))
+        cached = self._extras
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        updates = () if self.recorder is None else self.recorder.views(names)
+        optimizers = optimizer_views(found, names) if found else ()
+        self._extras = (key, updates, optimizers)
+        return updates, optimizers
+
+    def inspected(self, name: str | None, snapshotter: Any) -> Any:
+        """The inspected tensor whole, with its change since the previous pause (the
+        snapshot of this pause is taken already: compared with the one before)."""
+        if name is None or not self.ns:
+            return None
+        from tutor.engine.inspection import inspect, optimizers_in
+
+        previous = snapshotter.earlier(name)
+        try:
+            return inspect(self.ns, name, previous, optimizers_in(self.ns, self._seen_optimizers()))
+        except Exception:  # an odd tensor: the inspector says it has nothing to show
+            return None
 
 
 def _state_size(state: RunState) -> int:
@@ -673,6 +756,12 @@ def _state_size(state: RunState) -> int:
         else:
             numbers = 8  # stats and grad_stats
         size += 200 + 32 * numbers
+    inspected = state.inspected
+    if inspected is not None and inspected.view is not None:
+        v = inspected.view
+        numel = math.prod(v.shape) if v.value is not None else 0
+        size += 32 * numel * 3 + sum(32 * math.prod(s.shape) for s in inspected.state)
+    size += 400 * len(state.updates)
     return size
 
 
@@ -721,6 +810,7 @@ class Runner:
         self._stops = array("q")
         self._stop_kinds: dict[int, int] = {}  # 0: a loop's first iteration point, -1: cell end
         self._moved_by = STMT  # the learner's last move forward: STMT, or ITER_MODE for n/run
+        self._inspect: str | None = None  # the tensor the states carry whole (inspect())
         self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
     @property
@@ -1004,6 +1094,32 @@ class Runner:
             while history and (len(history) > HISTORY_SIZE or self._history_size > HISTORY_BUDGET):
                 _, (_, _, _, dropped) = history.popitem(last=False)
                 self._history_size -= dropped
+
+    def inspect(self, name: str | None) -> None:
+        """Carry the tensor `name` whole in the states from now on (None: none),
+        for the inspector. At a pause or after the end, the current state gets it at
+        once (the worker is waiting, so its namespace holds still); while running,
+        the next published state has it."""
+        with self._lock:
+            if name == self._inspect:
+                return
+            self._inspect = name
+            run = self._run
+            if run is None:
+                return
+            with run.cv:
+                if (run.suspended and not run.resume) or run.ended:
+                    self._refresh_inspected(run)
+
+    def _refresh_inspected(self, run: "_Run") -> None:
+        """Give the current state the inspected tensor if it shows another (a state
+        from the history, or inspect() at a pause). Called with the run waiting."""
+        state = self.state
+        name = self._inspect
+        have = state.inspected.name if state.inspected is not None else None
+        if have == name or self._run is not run or not run.ns:
+            return
+        self.state = replace(state, inspected=run.inspected(name, self._snapshotter))
 
     def set_lr(self, value: float | None) -> None:
         """The learner's learning rate (None: the lesson's own) from where the run is:

@@ -92,15 +92,19 @@ def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     return False
 
 
-def view(name: str, t: torch.Tensor, is_parameter: bool, previous: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> TensorView:
-    """One tensor as a TensorView; `previous` is its (value, grad) at the last pause."""
-    small = t.numel() <= SMALL
+def view(
+    name: str, t: torch.Tensor, is_parameter: bool,
+    previous: tuple[torch.Tensor, torch.Tensor | None] | None = None, limit: int = SMALL,
+) -> TensorView:
+    """One tensor as a TensorView; `previous` is its (value, grad) at the last pause.
+    Values are given up to `limit` elements (the table: 64; the inspector: 64×64)."""
+    small = t.numel() <= limit
     grad = grad_of(t)
     value = _plain(t) if small else None
     stats = None if small else _stats(t)
     gval = gstats = None
     if grad is not None:
-        if grad.numel() <= SMALL:
+        if grad.numel() <= limit:
             gval = _plain(grad)
         else:
             gstats = _stats(grad)
@@ -137,17 +141,30 @@ class Snapshotter:
         # object, so the states the runner keeps share what did not change (the data,
         # unchanged parameters) instead of holding a copy each.
         self._views: dict[str, TensorView] = {}
+        # The pause before the last one (the inspector asks for a tensor whole at
+        # the pause it shows, after its snapshot was taken: its change since the
+        # previous pause is measured against these).
+        self._earlier: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self.names: dict[int, str] = {}  # id(tensor) -> name at the last snapshot
 
     def forget(self) -> None:
         self._previous = {}
         self._views = {}
+        self._earlier = {}
+        self.names = {}
+
+    def earlier(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """(value, grad) of `name` at the pause before the last snapshot's."""
+        return self._earlier.get(name)
 
     def take(self, namespace: dict[str, Any], remember: bool = True) -> tuple[TensorView, ...]:
         views = []
         current: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         shown: dict[str, TensorView] = {}
+        names: dict[int, str] = {}
         with torch.no_grad():
             for name, t, is_param in named_tensors(namespace):
+                names[id(t)] = name
                 try:
                     made = view(name, t, is_param, self._previous.get(name))
                     old = self._views.get(name)
@@ -160,8 +177,10 @@ class Snapshotter:
                 except Exception:  # sparse, meta, or otherwise odd tensors are skipped
                     continue
         if remember:
+            self._earlier = self._previous
             self._previous = current
             self._views = shown
+        self.names = names
         return tuple(views)
 
 

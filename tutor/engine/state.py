@@ -14,6 +14,8 @@ from typing import Literal
 from tutor.engine.lesson import Text
 
 SMALL_TENSOR = 64  # tensors with more elements are shown as stats, not values
+INSPECT_LIMIT = 64 * 64  # the inspector gets a tensor whole up to this many elements
+UPDATE_ELEMENTS = 4  # elements of a parameter written out in its update (then "…")
 
 Status = Literal["idle", "running", "paused", "done", "error"]
 
@@ -66,6 +68,84 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True)
+class UpdateView:
+    """One parameter's last update with the numbers of its rule, as plain data.
+
+    `rule` names the formula the numbers belong to (the UI writes it out):
+    "sgd" (optionally with weight decay), "momentum", "nesterov", "adam", "adamw",
+    "rmsprop", "manual" (a hand-written `W -= a * b`), "manual_expr" (a hand-written
+    `W -= expr`, expr's value being `before - after`), and "generic" (an optimizer
+    or option the engine has no formula for: only before, after and their
+    difference). `before`, `after` and every tensor term hold the first
+    UPDATE_ELEMENTS elements, flattened (`numel` says whether there are more).
+    A rule's formula is only used when it reproduces torch's own result; otherwise
+    the update is reported as "generic", so every number shown is torch's.
+    """
+
+    name: str
+    rule: str
+    optimizer: str  # "SGD", "Adam", ...; "" for a hand-written update
+    shape: tuple[int, ...]
+    numel: int
+    before: tuple[float, ...]
+    after: tuple[float, ...]
+    # (symbol, value) in the rule's order: "lr", "grad", "momentum", "buf", ...;
+    # a value is a float or a tuple of the first elements.
+    terms: tuple[tuple[str, float | tuple[float, ...] | None], ...] = ()
+    source: str = ""  # hand-written: the statement as written
+    operands: tuple[str, ...] = ()  # hand-written `a * b`: ("lr", "gradient")
+    operator: str = "-"  # hand-written: "-" for -=, "+" for +=
+    cell: int | None = None
+    iteration: int | None = None
+    line: int | None = None
+
+    def term(self, symbol: str, default=None):
+        for key, value in self.terms:
+            if key == symbol:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class OptimizerView:
+    """A torch.optim optimizer at a pause: its type, lr, options and state."""
+
+    type: str  # class name: "SGD", "Adam", ...
+    name: str  # name in the lesson namespace ("" when seen only through its step)
+    lr: float | None  # param_groups[0]["lr"]
+    options: tuple[tuple[str, object], ...] = ()  # momentum, betas, eps, weight_decay, ...
+    # parameter name -> its state tensors ("momentum_buffer", "exp_avg", "step", ...)
+    state: tuple[tuple[str, tuple[TensorView, ...]], ...] = ()
+
+    def state_of(self, name: str) -> tuple[TensorView, ...]:
+        for pname, views in self.state:
+            if pname == name:
+                return views
+        return ()
+
+
+@dataclass(frozen=True)
+class InspectedTensor:
+    """The tensor the inspector shows, whole (up to INSPECT_LIMIT elements).
+
+    `view` has `value`, `grad` and `delta` as full nested lists when the tensor
+    has at most INSPECT_LIMIT elements (else None, and `stats` only). `stats` and
+    `grad_stats` are always given (mean, std, min, max; grad also "norm").
+    `state` are the optimizer's state tensors for this parameter, whole too.
+    `missing` is True when no tensor of that name exists at this pause.
+    """
+
+    name: str
+    view: TensorView | None = None
+    stats: dict[str, float] | None = None
+    grad_stats: dict[str, float] | None = None
+    grad_fn: str | None = None
+    state: tuple[TensorView, ...] = ()
+    optimizer: str = ""  # type of the optimizer holding it ("" when none)
+    missing: bool = False
+
+
+@dataclass(frozen=True)
 class RunState:
     status: Status = "idle"
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
@@ -87,3 +167,8 @@ class RunState:
     error: ErrorInfo | None = None
     hint: Text | None = None  # e.g. the divergence hint
     finished: bool = False  # every runnable cell ran
+    # The last update of each parameter (optimizer step or hand-written), in the
+    # order the parameters were updated; see UpdateView.
+    updates: tuple[UpdateView, ...] = ()
+    optimizers: tuple[OptimizerView, ...] = ()  # torch.optim optimizers in the namespace
+    inspected: InspectedTensor | None = None  # set by Runner.inspect(name)
