@@ -39,9 +39,26 @@ K = UPDATE_ELEMENTS
 _STATE_KEYS = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg")
 
 
-def _head(t: torch.Tensor) -> torch.Tensor:
-    """The first K elements, flattened, as a detached copy (float64 for the rule)."""
-    return t.detach().reshape(-1)[:K].to(torch.float64)
+def _grab(t: torch.Tensor) -> Any:
+    """A copy of a tensor's first K elements, made cheaply while the lesson trains:
+    `tolist()` of a small tensor (about 2 us; slicing first costs 4x more), the
+    first K elements of a big one. `_as_head` turns either into the float64 tensor
+    the rules are evaluated on, later and only when a state is published."""
+    if t.numel() <= 64:
+        return t.tolist()
+    return t.detach().reshape(-1)[:K].tolist()
+
+
+def _as_head(grabbed: Any) -> torch.Tensor:
+    flat: list = []
+    stack = [grabbed]
+    while stack and len(flat) < K:  # depth first, in order: the first K elements
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            flat.append(item)
+    return torch.tensor(flat, dtype=torch.float64)
 
 
 def _floats(t: torch.Tensor | None) -> tuple[float, ...] | None:
@@ -50,14 +67,13 @@ def _floats(t: torch.Tensor | None) -> tuple[float, ...] | None:
     return tuple(float(x) for x in t.tolist())
 
 
-@dataclass
-class _ParamStep:
-    param: torch.Tensor
-    before: torch.Tensor
-    grad: torch.Tensor
-    state_before: dict[str, torch.Tensor]
-    after: torch.Tensor | None = None
-    state_after: dict[str, Any] = field(default_factory=dict)
+class _Grabbed:
+    """A tensor operand of a hand-written update, grabbed (a number stays a number)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
 
 
 @dataclass
@@ -66,19 +82,18 @@ class _Record:
 
     param: torch.Tensor
     kind: str  # "optimizer" | "manual"
-    before: torch.Tensor
-    after: torch.Tensor
+    before: Any  # _grab()bed values: see _as_head
+    after: Any
     where: tuple[int | None, int | None, int | None]  # cell, iteration, line
     optimizer: str = ""
     group: dict[str, Any] = field(default_factory=dict)
-    grad: torch.Tensor | None = None
-    state_before: dict[str, torch.Tensor] = field(default_factory=dict)
+    grad: Any = None
+    state_before: dict[str, Any] = field(default_factory=dict)
     state_after: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     operator: str = "-"
     operands: tuple[str, ...] = ()
     operand_values: tuple[Any, ...] = ()
-    described: dict[str, UpdateView] = field(default_factory=dict)  # name -> view
 
 
 class UpdateRecorder:
@@ -92,11 +107,13 @@ class UpdateRecorder:
         self._where = where
         self._thread: threading.Thread | None = None
         self._handles: list[Any] = []
-        self._pending: dict[int, list[_ParamStep]] = {}  # id(optimizer) -> steps in progress
+        self._pending: dict[int, list[tuple]] = {}  # id(optimizer) -> steps in progress
         self._manual: dict[int, tuple[torch.Tensor, torch.Tensor, tuple]] = {}  # line -> pre
-        self.records: dict[int, _Record] = {}  # id(param) -> its last update
+        self.records: dict[int, tuple] = {}  # id(param) -> its last update, raw (see _record)
         self.version = 0  # bumped at every update: a publication rebuilds only when it moved
         self.optimizers: list[torch.optim.Optimizer] = []  # those that stepped, in order
+        self._stepped: set = set()  # the same, for a quick "seen?" (optimizers hash by id)
+        self._described: dict[int, tuple[tuple, str, UpdateView]] = {}  # id(param) -> (raw, name, view)
 
     # --- installation ----------------------------------------------------------
 
@@ -115,21 +132,26 @@ class UpdateRecorder:
     # --- optimizer steps -------------------------------------------------------
 
     def _pre_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        # Hot path (every training step): plain tuples and tolist(), no dataclasses,
+        # no grad-mode switches; the records are turned into views when published.
         if threading.current_thread() is not self._thread:
             return
         try:
             steps = []
-            with torch.no_grad():
-                for group in optimizer.param_groups:
-                    for p in group["params"]:
-                        if not isinstance(p, torch.Tensor) or p.grad is None or p.numel() == 0:
-                            continue
-                        state = optimizer.state.get(p, {})
-                        before_state = {
-                            key: _head(state[key]) for key in _STATE_KEYS
-                            if isinstance(state.get(key), torch.Tensor) and state[key].numel()
-                        }
-                        steps.append(_ParamStep(p, _head(p), _head(p.grad), before_state))
+            opt_state = optimizer.state
+            for gi, group in enumerate(optimizer.param_groups):
+                for p in group["params"]:
+                    grad = p.grad
+                    if grad is None or p.numel() == 0:
+                        continue
+                    state = opt_state.get(p)
+                    before_state = {}
+                    if state:
+                        for key in _STATE_KEYS:
+                            value = state.get(key)
+                            if isinstance(value, torch.Tensor) and value.numel():
+                                before_state[key] = _grab(value)
+                    steps.append((p, _grab(p), _grab(grad), before_state, gi))
             self._pending[id(optimizer)] = steps
         except Exception:  # never break the lesson's own step
             self._pending.pop(id(optimizer), None)
@@ -142,26 +164,24 @@ class UpdateRecorder:
             return
         try:
             where = self._where()
-            groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+            groups = [dict(g) for g in optimizer.param_groups]  # its lr may change later
             kind = type(optimizer).__name__
-            if not any(o is optimizer for o in self.optimizers):
+            if optimizer not in self._stepped:
+                self._stepped.add(optimizer)
                 self.optimizers.append(optimizer)
-            with torch.no_grad():
-                for s in steps:
-                    state = optimizer.state.get(s.param, {})
-                    after_state = {}
+            opt_state = optimizer.state
+            records = self.records
+            for p, before, grad, state_before, gi in steps:
+                state = opt_state.get(p)
+                after_state = {}
+                if state:
                     for key, value in state.items():
                         if isinstance(value, torch.Tensor):
-                            after_state[key] = _head(value) if value.numel() > 1 or key != "step" else float(value)
+                            after_state[key] = _grab(value) if value.numel() > 1 or key != "step" else float(value)
                         elif isinstance(value, (int, float)):
                             after_state[key] = float(value)
-                    group = groups.get(id(s.param), {})
-                    self.records[id(s.param)] = _Record(
-                        param=s.param, kind="optimizer", before=s.before, after=_head(s.param),
-                        where=where, optimizer=kind,
-                        group={k: v for k, v in group.items() if k != "params"},
-                        grad=s.grad, state_before=s.state_before, state_after=after_state,
-                    )
+                records[id(p)] = ("optimizer", p, before, _grab(p), where, kind, groups[gi],
+                                  grad, state_before, after_state)
             self.version += 1
         except Exception:
             return
@@ -178,9 +198,9 @@ class UpdateRecorder:
             return
         try:
             values = tuple(
-                _head(v) if isinstance(v, torch.Tensor) else v for v in operands
+                _Grabbed(_grab(v)) if isinstance(v, torch.Tensor) else v for v in operands
             )
-            self._manual[line] = (target, _head(target), values)
+            self._manual[line] = (target, _grab(target), values)
         except Exception:
             self._manual.pop(line, None)
 
@@ -190,12 +210,8 @@ class UpdateRecorder:
             return
         tensor, before, values = pre
         try:
-            param = target
-            self.records[id(param)] = _Record(
-                param=param, kind="manual", before=before, after=_head(target),
-                where=self._where(), source=source, operator=operator,
-                operands=names, operand_values=values,
-            )
+            self.records[id(target)] = ("manual", target, before, _grab(target), self._where(),
+                                        source, operator, names, values)
             self.version += 1
         except Exception:
             return
@@ -207,15 +223,29 @@ class UpdateRecorder:
         `names` (id -> display name), then the others (named `param[i]`)."""
         out: list[tuple[int, UpdateView]] = []
         order = {pid: i for i, pid in enumerate(names)}
-        for n, (pid, record) in enumerate(self.records.items()):
-            name = names.get(pid) or names.get(id(record.param)) or f"param[{n}]"
-            view = record.described.get(name)
-            if view is None:
-                view = describe(record, name)
-                record.described = {name: view}
+        for n, (pid, raw) in enumerate(self.records.items()):
+            name = names.get(pid) or f"param[{n}]"
+            known = self._described.get(pid)
+            if known is not None and known[0] is raw and known[1] == name:
+                view = known[2]
+            else:
+                view = describe(_record(raw), name)
+                self._described[pid] = (raw, name, view)
             out.append((order.get(pid, len(order) + n), view))
         out.sort(key=lambda item: item[0])
         return tuple(view for _, view in out)
+
+
+def _record(raw: tuple) -> _Record:
+    """A raw record (the tuple the hooks store) as a _Record."""
+    if raw[0] == "optimizer":
+        _, p, before, after, where, kind, group, grad, st0, st1 = raw
+        return _Record(param=p, kind="optimizer", before=before, after=after, where=where,
+                       optimizer=kind, group={k: v for k, v in group.items() if k != "params"},
+                       grad=grad, state_before=st0, state_after=st1)
+    _, p, before, after, where, source, operator, names, values = raw
+    return _Record(param=p, kind="manual", before=before, after=after, where=where,
+                   source=source, operator=operator, operands=names, operand_values=values)
 
 
 # --- the rules ---------------------------------------------------------------------
@@ -236,8 +266,26 @@ def _num(value: Any) -> float | None:
     return None
 
 
+def _tensors(record: _Record) -> _Record:
+    """The record with its grabbed values as float64 tensors of the first K elements."""
+    def conv(value: Any) -> Any:
+        return value if isinstance(value, float) else _as_head(value)
+
+    return _Record(
+        param=record.param, kind=record.kind, before=_as_head(record.before),
+        after=_as_head(record.after), where=record.where, optimizer=record.optimizer,
+        group=record.group, grad=None if record.grad is None else _as_head(record.grad),
+        state_before={k: conv(v) for k, v in record.state_before.items()},
+        state_after={k: conv(v) for k, v in record.state_after.items()},
+        source=record.source, operator=record.operator, operands=record.operands,
+        operand_values=tuple(_as_head(v.data) if isinstance(v, _Grabbed) else v
+                             for v in record.operand_values),
+    )
+
+
 def describe(record: _Record, name: str) -> UpdateView:
     """The UpdateView of one record: its rule with its numbers, or "generic"."""
+    record = _tensors(record)
     cell, iteration, line = record.where
     base = dict(
         name=name, optimizer=record.optimizer, shape=tuple(record.param.shape),
