@@ -20,6 +20,7 @@ naming a translation in tutor/ui/i18n.py); the screen words and shows them.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -185,6 +186,10 @@ class LessonSession:
         self._free_running = False
         self._marked_finished = False
         self._left = False
+        # for the teacher's view (tutor class), written to progress as they happen
+        self._saved_section: int | None = None
+        self._diverged_counted = False  # this run's non-finite cost is counted
+        self._predictions_recorded: dict[int, str] = {}  # cell -> prediction compared
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -248,6 +253,34 @@ class LessonSession:
             self._marked_finished = True
             self.progress.mark_finished(lesson.id)
             self._save_position(state)
+        self._record_for_teacher(state)
+
+    def _record_for_teacher(self, state: RunState) -> None:
+        """Save what `tutor class` shows, when it happens: the section the learner
+        moved to, a run whose cost became non-finite (once per run), and how close a
+        prediction was once its cell has run (once per prediction)."""
+        changed = False
+        if self.runner is not None and not self.resuming and self.section != self._saved_section:
+            self._saved_section = self.section
+            cell = state.cell if state.cell is not None else 0
+            self.progress.set_position(self.lesson.id, self.section, cell)
+            changed = True
+        if state.cost is not None and not math.isfinite(state.cost) and not self._diverged_counted:
+            self._diverged_counted = True
+            self.progress.add_divergence(self.lesson.id)
+            changed = True
+        for index, text in self.predictions.items():
+            output = state.outputs.get(index)
+            if (index in state.cells_done and output is not None
+                    and self._predictions_recorded.get(index) != text):
+                from tutor.engine.prediction import closeness
+
+                self._predictions_recorded[index] = text
+                matched, lines = closeness(text, output)
+                self.progress.set_prediction(self.lesson.id, index, matched, lines)
+                changed = True
+        if changed:
+            self.progress.save()
 
     def status(self, state: RunState) -> str:
         """The state word for the status line."""
@@ -359,6 +392,7 @@ class LessonSession:
             return
         self.runs.keep(self.lesson.id, runner.state)
         self._marked_finished = False
+        self._diverged_counted = False
         self.queued.clear()
         self._free_running = False
         runner.reset()
@@ -410,6 +444,7 @@ class LessonSession:
         old.close()
         self.runner = self._make_runner(self.lesson, lr_override)
         self._marked_finished = False
+        self._diverged_counted = False
         self._followed_cell = None
         self.queued.clear()
         self._free_running = False
@@ -434,6 +469,7 @@ class LessonSession:
         self.section = min(self.section, len(lesson.sections) - 1)
         self.edits.clear()
         self.predictions.clear()
+        self._predictions_recorded.clear()
         self.queued.clear()
         self._free_running = False
         self._marked_finished = False
