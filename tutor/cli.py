@@ -80,6 +80,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p.add_argument("lesson", help="lesson id or path to a .md file")
     p.add_argument("--lr", help="learning rate override (a positive number)")
     p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
+    p.add_argument("--landscape", action="store_true",
+                   help="with --jsonl: a landscape event (cost surface, path, critical lr) after each training loop")
 
     p = subs.add_parser("new", parents=[common], help="write a skeleton lesson")
     p.add_argument("slug")

@@ -3,7 +3,8 @@
 Plain mode prints exactly what the lesson's code prints, nothing else; an exception
 in lesson code is one line on stderr, `PATH:LINE: Type: message`, exit 1. With
 `--jsonl` every runner event is one JSON object per line on stdout instead (see
-`tutor.engine.jsonl`), iteration events with a tensor snapshot each.
+`tutor.engine.jsonl`), iteration events with a tensor snapshot each; `--landscape`
+adds a landscape event at the end of each steppable loop (design §8).
 Bad input (an unknown lesson, an unreadable file, an `--lr` that is not a positive
 finite number) is one line and exit 2, before any lesson code runs.
 """
@@ -53,6 +54,9 @@ def _one_line(message: str) -> str:
 
 def main(args) -> int:
     lr = parse_lr(args.lr)
+    landscape = bool(getattr(args, "landscape", False))
+    if landscape and not args.jsonl:
+        raise UsageError("--landscape needs --jsonl (it adds JSON events)")
     lesson = load(args.lesson, args.lessons)
 
     from tutor.engine import events as ev
@@ -69,7 +73,8 @@ def main(args) -> int:
             if isinstance(event, ev.Output):
                 out.write(event.text)
 
-    runner = Runner(lesson, lr_override=lr, on_event=on_event, record_every_iteration=args.jsonl)
+    runner = Runner(lesson, lr_override=lr, on_event=on_event, record_every_iteration=args.jsonl,
+                    landscape=landscape)
     try:
         state = runner.run_to_end()
         out.flush()

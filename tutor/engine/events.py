@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tutor.engine.state import OptimizerView, TensorView
+from tutor.engine.state import Landscape, OptimizerView, TensorView
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,14 @@ class Done:
     seconds: float
 
 
-Event = CellStarted | Output | Iteration | Error | Done
+@dataclass(frozen=True)
+class LandscapeEvent:
+    """The end of a steppable loop, with its landscape (Runner(landscape=True) only);
+    `landscape.path` holds every point of the loop (not thinned)."""
+
+    cell: int
+    iteration: int  # the loop's last iteration
+    landscape: Landscape
+
+
+Event = CellStarted | Output | Iteration | Error | Done | LandscapeEvent

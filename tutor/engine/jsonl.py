@@ -86,9 +86,31 @@ def event_dict(event: ev.Event) -> dict[str, Any]:
         return out
     if isinstance(event, ev.Error):
         return {"event": "error", "cell": event.cell, "line": event.line, "type": event.type, "message": event.message}
+    if isinstance(event, ev.LandscapeEvent):
+        return landscape_dict(event)
     if isinstance(event, ev.Done):
         return {"event": "done", "seconds": round(event.seconds, 6)}
     raise TypeError(f"not a runner event: {event!r}")
+
+
+def landscape_dict(event: ev.LandscapeEvent) -> dict[str, Any]:
+    """design §8: axes (name, values), cost ([i] for one axis, [i][j] at
+    (axes[0][i], axes[1][j]) for two), path (coordinates per iteration start, then
+    the final point), critical_lr; plus the current point and gradient."""
+    land = event.landscape
+    cost = list(land.cost) if len(land.axes) == 1 else [list(row) for row in land.cost]
+    axes = []
+    for axis in land.axes:
+        item: dict[str, Any] = {"name": axis.name, "values": list(axis.values)}
+        if axis.direction:
+            item["direction"] = True
+            item["explained"] = axis.explained
+        axes.append(item)
+    return {
+        "event": "landscape", "cell": event.cell, "iteration": event.iteration, "axes": axes,
+        "cost": cost, "path": [list(p) for p in land.path], "critical_lr": land.critical_lr,
+        "point": list(land.point), "gradient": None if land.gradient is None else list(land.gradient),
+    }
 
 
 def dumps(event: ev.Event) -> str:

@@ -84,6 +84,9 @@ class Lesson:
     cost_name: str | None = None  # None: `cost`, else `loss`
     lr_name: str = "lr"
     seed: int = 0
+    # Front matter `landscape: [W, b]`: the parameters (or elements such as
+    # `model.linear.weight[0, 0]`) the landscape view uses as its axes; () = automatic.
+    landscape: tuple[str, ...] = ()
     sections: tuple[Section, ...] = ()
     cells: tuple[Cell, ...] = ()
 

@@ -39,7 +39,7 @@ from tutor.engine.lesson import Cell, Lesson, OutputBlock, Section, Text
 
 LANG_BLOCKS = ("en", "ko")
 BLOCK_NAMES = ("en", "ko", "hint")
-KNOWN_KEYS = ("id", "title", "summary", "cost", "lr", "seed")
+KNOWN_KEYS = ("id", "title", "summary", "cost", "lr", "seed", "landscape")
 ID_PATTERN = re.compile(r"[a-z0-9-]+")
 
 _FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
@@ -518,6 +518,7 @@ class _Parser:
             cost_name=meta.get("cost"),
             lr_name=meta.get("lr") or "lr",
             seed=meta.get("seed", 0),
+            landscape=meta.get("landscape", ()),
             sections=tuple(sections),
             cells=cells,
         )
@@ -599,7 +600,32 @@ class _FrontMatter:
                 result.error(where("seed"), f"seed must be a whole number >= 0, got {value!r}")
             else:
                 meta["seed"] = value
+        if "landscape" in data:
+            value = self._landscape(data["landscape"], where("landscape"))
+            if value is not None:
+                meta["landscape"] = value
         return meta
+
+    def _landscape(self, value, line: int) -> tuple[str, ...] | None:
+        """`landscape: [W, b]`: one or two parameter names or elements (`w[0, 1]`)."""
+        from tutor.engine.landscape_plan import parse_axis_name
+
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not 1 <= len(value) <= 2:
+            self.result.error(line, f"landscape must be a list of one or two parameter names, got {value!r}")
+            return None
+        names = []
+        for item in value:
+            if not isinstance(item, str) or parse_axis_name(item) is None:
+                self.result.error(line, f"landscape: {item!r} is not a parameter name such as W, "
+                                        "b or model.linear.weight[0, 0]")
+                return None
+            names.append(item.strip())
+        if len(set(names)) != len(names):
+            self.result.error(line, f"landscape names the same parameter twice: {names[0]!r}")
+            return None
+        return tuple(names)
 
     def _bilingual(self, key: str, value, line: int) -> Text | None:
         if not isinstance(value, dict):

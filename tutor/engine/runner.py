@@ -208,6 +208,7 @@ class _Run:
         self.capture_updates = not headless or runner._record_every_iteration
         self.recorder: Any = None  # updates.UpdateRecorder, made once torch is loaded
         self._extras: tuple[Any, tuple, tuple] | None = None  # (key, updates, optimizers)
+        self.landscape: Any = None  # a LandscapeTracker (engine/landscape.py) when asked for
 
     # --- execution -------------------------------------------------------------
 
@@ -238,6 +239,10 @@ class _Run:
     def _execute(self) -> None:
         import torch
 
+        if self.runner._landscape:
+            from tutor.engine.landscape import LandscapeTracker
+
+            self.landscape = LandscapeTracker(self.lesson)
         seed = self.lesson.seed
         torch.manual_seed(seed)
         random.seed(seed)
@@ -399,6 +404,8 @@ class _Run:
         else:
             self.loop_key = key
             self.iteration = 0
+        if self.landscape is not None:
+            self.landscape.at_iteration(self.ns, self.cell, loop)
         p = self.points
         self.points = p + 1
         self.line = line
@@ -443,6 +450,12 @@ class _Run:
     def loop_end_hook(self, loop: int) -> None:
         if self.loop_key == (self.cell, loop):
             self.record(self.iteration)
+            if self.landscape is not None:
+                self.landscape.at_loop_end()
+                if self.runner._on_event is not None and not self.replaying:
+                    shown = self.landscape.current(force=True, full_path=True)
+                    if shown is not None:
+                        self.emit(ev.LandscapeEvent(cell=self.cell, iteration=self.iteration, landscape=shown))
         self.loop_key = self.iteration = None
         self.tail_from = NO_TAIL
 
@@ -527,6 +540,15 @@ class _Run:
                     if group.get("lr") != override:
                         group["lr"] = override
 
+    def critical_lr(self) -> float | None:
+        """2/λmax of the current loop's cost where the landscape tracker knows it."""
+        tracker = self.landscape
+        if tracker is None:
+            return None
+        if tracker.last is None and tracker.f is not None:
+            tracker.current(force=True)
+        return tracker.critical
+
     def lr_in_force(self) -> float | None:
         override = self.override
         if override is not None:
@@ -572,7 +594,7 @@ class _Run:
         self.recorded = True
         self.last_lr = lr
         if cost is not None and not math.isfinite(cost):
-            self.hint = DIVERGENCE_HINT
+            self.hint = divergence_hint(lr, self.critical_lr())
             if self.mode == FREE and not self.headless:
                 self.stop_soon = True
         if self.runner._on_event is not None and not self.replaying:
@@ -687,7 +709,14 @@ class _Run:
         for cell, capture in self.outputs.items():
             outputs[cell] = capture.text()
             truncated = truncated or capture.truncated
+        landscape = problem = None
+        if self.landscape is not None:
+            if self.ns:
+                landscape = self.landscape.current(force=snapshot and status != "running")
+            problem = self.landscape.problem
         return RunState(
+            landscape=landscape,
+            landscape_problem=problem,
             status=status,
             cell=self.cell,
             line=self.line,
@@ -745,6 +774,19 @@ class _Run:
             return None
 
 
+def divergence_hint(lr: float | None, critical: float | None) -> Text:
+    """The divergence hint; with the critical learning rate when it is known and the
+    lr in force is above it (the number the landscape view shows)."""
+    if critical is None or lr is None or lr <= critical:
+        return DIVERGENCE_HINT
+    return Text(
+        en=f"{DIVERGENCE_HINT.en} Here lr = {lr:g} is above 2/λmax = {critical:.3g}: "
+        f"every step overshoots further (try lr < {critical:.3g}).",
+        ko=f"{DIVERGENCE_HINT.ko} 여기서 lr = {lr:g}는 2/λmax = {critical:.3g}보다 커서 "
+        f"걸음마다 더 멀리 넘어갑니다(lr < {critical:.3g}로 해 보세요).",
+    )
+
+
 def _state_size(state: RunState) -> int:
     """Roughly the bytes a kept state holds: its output characters, and 32 per number
     in its tensor views (a float and its list slot), 200 per view."""
@@ -784,9 +826,13 @@ class Runner:
         on_event: Callable[[ev.Event], None] | None = None,
         record_every_iteration: bool = False,
         torch_threads: int | None = TORCH_THREADS,
+        landscape: bool = False,
     ) -> None:
         self.lesson = lesson
         self._workdir = workdir.lesson_dir(lesson.path)  # lesson code runs there (workdir.py)
+        # Track the cost landscape (engine/landscape.py): RunState.landscape, and a
+        # LandscapeEvent at the end of each steppable loop for on_event.
+        self._landscape = landscape
         self._torch_threads = torch_threads
         self._override = check_lr(lr_override)  # the learner's lr where the run is now
         # The lr schedule: (pause point, override) in increasing point order; an entry

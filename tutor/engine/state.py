@@ -146,6 +146,51 @@ class InspectedTensor:
 
 
 @dataclass(frozen=True)
+class LandscapeAxis:
+    """One axis of the landscape: a parameter element (`W`, `model.weight[0, 0]`) whose
+    values are that element's own values, or a direction through parameter space
+    (`direction=True`: PCA of the path, values are distances from the current point
+    along a unit vector; `explained` is the share of the path's variance along it)."""
+
+    name: str
+    values: tuple[float, ...]
+    direction: bool = False
+    explained: float | None = None
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """The cost surface around the learner's path, computed from the lesson's own cost
+    statements (engine/landscape.py). Plain data only: it travels to the app inside
+    RunState.
+
+    1 axis: `cost[i]` is the cost at `axes[0].values[i]`. 2 axes: `cost[i][j]` is the
+    cost at (`axes[0].values[i]`, `axes[1].values[j]`). Non-finite costs stay nan/inf.
+    `path[k]` are the coordinates of the parameters at the start of iteration k of
+    this loop (the last point: where they are now), `path_cost[k]` the cost there
+    (1 axis only); `shown_from` > 0 says the path was thinned for display (the first
+    points kept, then every k-th). `gradient` is d cost / d axis at `point`.
+    `critical_lr` is 2/λmax where the loop trains by plain gradient descent (SGD
+    without momentum or a hand-written `P -= lr * G`), else None.
+    """
+
+    cell: int
+    loop: int
+    axes: tuple[LandscapeAxis, ...]
+    cost: tuple
+    path: tuple[tuple[float, ...], ...]
+    point: tuple[float, ...]
+    point_cost: float | None
+    gradient: tuple[float, ...] | None
+    path_cost: tuple[float, ...] = ()
+    critical_lr: float | None = None
+    lam_max: float | None = None  # λmax behind critical_lr
+    params: int = 0  # number of trainable elements behind the cost
+    thinned: bool = False  # path has fewer points than iterations (display)
+    version: int = 0  # grows when the grid (axes, cost) is recomputed
+
+
+@dataclass(frozen=True)
 class RunState:
     status: Status = "idle"
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
@@ -172,3 +217,8 @@ class RunState:
     updates: tuple[UpdateView, ...] = ()
     optimizers: tuple[OptimizerView, ...] = ()  # torch.optim optimizers in the namespace
     inspected: InspectedTensor | None = None  # set by Runner.inspect(name)
+    # The landscape of the current (or last) steppable loop when the runner tracks it
+    # (Runner(landscape=True)); `landscape_problem` says why there is none (a key from
+    # engine/landscape_plan.py: no-cost, impure, no-params, unknown-param, ...).
+    landscape: Landscape | None = None
+    landscape_problem: str | None = None

@@ -1,0 +1,294 @@
+"""The landscape (engine/landscape.py): every number against plain torch computing
+the same thing, the path against the run's own parameters, and the run untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+from tutor.engine import events as ev
+from tutor.engine.jsonl import dumps
+from tutor.engine.landscape import evaluate
+from tutor.engine.landscape_plan import IMPURE, NO_COST, UNKNOWN_PARAM, plan_loop
+from tutor.engine.runner import Runner
+
+DATA = """
+import torch
+from torch import optim
+x_train = torch.FloatTensor([[1], [2], [3]])
+y_train = torch.FloatTensor([[2], [4], [6]])
+W = torch.zeros(1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+lr = 0.01
+optimizer = optim.SGD([W, b], lr=lr)
+"""
+
+SGD_LOOP = """
+for epoch in range(EPOCHS):
+    hypothesis = x_train * W + b
+    cost = torch.mean((hypothesis - y_train) ** 2)
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+"""
+
+HAND_1D = """
+import torch
+x_train = torch.FloatTensor([[1], [2], [3]])
+y_train = torch.FloatTensor([[2], [4], [6]])
+W = torch.zeros(1)
+lr = 0.1
+for epoch in range(10):
+    hypothesis = x_train * W
+    cost = torch.mean((hypothesis - y_train) ** 2)
+    gradient = torch.sum((hypothesis - y_train) * x_train)
+    print(f'{W.item():.3f}')
+    W -= lr * gradient
+"""
+
+MODULE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+x_train = torch.FloatTensor([[1], [2], [3]])
+y_train = torch.FloatTensor([[2], [4], [6]])
+model = nn.Linear(1, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+for epoch in range(30):
+    prediction = model(x_train)
+    cost = F.mse_loss(prediction, y_train)
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+"""
+
+
+def run(lesson, **kwargs):
+    events = []
+    runner = Runner(lesson, on_event=events.append, record_every_iteration=True, **kwargs)
+    state = runner.run_to_end()
+    return state, events
+
+
+def landscapes(events):
+    return [e.landscape for e in events if isinstance(e, ev.LandscapeEvent)]
+
+
+def test_critical_lr_of_w_b_sgd_is_2_over_lambda_max(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "20")])
+    _, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    hessian = 2 * torch.tensor([[14 / 3, 2.0], [2.0, 1.0]], dtype=torch.float64)
+    expected = 2 / float(torch.linalg.eigvalsh(hessian).max())
+    assert land.critical_lr == pytest.approx(expected, rel=1e-5)
+    assert round(land.critical_lr, 4) == 0.1803
+
+
+def test_grid_values_equal_plain_torch(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "20")])
+    _, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    (w_axis, b_axis) = land.axes
+    assert (w_axis.name, b_axis.name) == ("W", "b")
+    assert (len(w_axis.values), len(b_axis.values)) == (40, 20)
+    x = torch.FloatTensor([[1], [2], [3]])
+    y = torch.FloatTensor([[2], [4], [6]])
+    for i in (0, 7, 39):
+        for j in (0, 11, 19):
+            w = torch.tensor([w_axis.values[i]], dtype=torch.float32)
+            b = torch.tensor([b_axis.values[j]], dtype=torch.float32)
+            plain = float(torch.mean((x * w + b - y) ** 2))
+            assert land.cost[i][j] == pytest.approx(plain, rel=1e-6)
+    # the gradient at the current point is autograd's on plain torch
+    w = torch.tensor([land.point[0]], requires_grad=True)
+    b = torch.tensor([land.point[1]], requires_grad=True)
+    torch.mean((x * w + b - y) ** 2).backward()
+    assert land.gradient == pytest.approx((float(w.grad), float(b.grad)), rel=1e-5, abs=1e-7)
+
+
+def test_module_parameters_through_functional_call(make_lesson):
+    lesson = make_lesson([MODULE])
+    _, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    assert [a.name for a in land.axes] == ["model.weight", "model.bias"]
+    x = torch.FloatTensor([[1], [2], [3]])
+    y = torch.FloatTensor([[2], [4], [6]])
+    for i, j in ((0, 0), (13, 5), (39, 19)):
+        w = torch.tensor([[land.axes[0].values[i]]], dtype=torch.float32)
+        b = torch.tensor([land.axes[1].values[j]], dtype=torch.float32)
+        plain = float(torch.nn.functional.mse_loss(x @ w.T + b, y))
+        assert land.cost[i][j] == pytest.approx(plain, rel=1e-6)
+    assert land.critical_lr == pytest.approx(0.18029, rel=1e-4)
+
+
+def test_path_equals_the_runs_parameters(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "12")])
+    _, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    iterations = [e for e in events if isinstance(e, ev.Iteration)]
+    assert len(land.path) == len(iterations) + 1
+    assert land.path[0] == (0.0, 0.0)
+    for k, it in enumerate(iterations):  # event k is recorded after iteration k's update
+        values = {t.name: t.value for t in it.tensors}
+        assert land.path[k + 1] == (values["W"][0], values["b"][0])
+    assert land.point == land.path[-1]
+
+
+def test_one_parameter_curve_steps_and_critical_lr_of_a_hand_gradient(make_lesson):
+    lesson = make_lesson([HAND_1D])
+    state, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    assert [a.name for a in land.axes] == ["W"] and len(land.cost) == 101
+    ws = [p[0] for p in land.path]
+    assert ws[:4] == pytest.approx([0.0, 2.8, 1.68, 2.128], abs=1e-5)  # the zig-zag
+    # each step's cost is the run's own cost at that iteration
+    assert land.path_cost[:10] == pytest.approx([c.cost for c in state.costs], rel=1e-6)
+    x = torch.FloatTensor([[1], [2], [3]])
+    y = torch.FloatTensor([[2], [4], [6]])
+    for i in (0, 50, 100):
+        w = torch.tensor([land.axes[0].values[i]], dtype=torch.float32)
+        assert land.cost[i] == pytest.approx(float(torch.mean((x * w - y) ** 2)), rel=1e-6)
+    # the update uses the lesson's own gradient Σ(Wx − y)x, whose derivative is Σx² = 14
+    assert land.critical_lr == pytest.approx(2 / 14, rel=1e-6)
+
+
+def test_events_identical_with_and_without_the_landscape(make_lesson):
+    noisy = SGD_LOOP.replace("EPOCHS", "15").replace(
+        "    hypothesis = x_train * W + b\n",
+        "    noise = torch.randn(3, 1) * 0.01\n    hypothesis = x_train * W + b + noise\n",
+    ) + "print(torch.rand(1).item())\nimport random\nprint(random.random())\n"
+    lesson = make_lesson([DATA, noisy])
+    _, plain = run(lesson)
+    _, tracked = run(lesson, landscape=True)
+    assert landscapes(tracked)
+    lines = [dumps(e) for e in tracked if not isinstance(e, (ev.LandscapeEvent, ev.Done))]
+    assert lines == [dumps(e) for e in plain if not isinstance(e, ev.Done)]
+
+
+def test_stepping_publishes_the_landscape_and_leaves_grads_alone(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "5")])
+    runner = Runner(lesson, landscape=True)
+    try:
+        for _ in range(4):
+            runner.next()
+            state = runner.wait(10)
+        land = state.landscape
+        assert land is not None and len(land.path) == state.iteration + 1
+        grads = {t.name: t.grad for t in state.tensors}
+        plain = Runner(lesson)
+        for _ in range(4):
+            plain.next()
+            other = plain.wait(10)
+        assert {t.name: t.grad for t in other.tensors} == grads
+        assert [t.value for t in other.tensors] == [t.value for t in state.tensors]
+        plain.close()
+    finally:
+        runner.close()
+
+
+def test_more_parameters_use_principal_directions(make_lesson, sources):
+    lesson = make_lesson([sources.SETUP, sources.LOOP_SGD.replace("EPOCHS", "30")])
+    state, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    assert [a.name for a in land.axes] == ["PC1", "PC2"] and all(a.direction for a in land.axes)
+    assert land.params == 3
+    assert land.path[-1] == pytest.approx((0.0, 0.0), abs=1e-9)  # the slice is through the current point
+    assert land.point_cost == pytest.approx(
+        float(torch.mean((torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]]).matmul(
+            torch.tensor([[v[0]] for v in next(t.value for t in state.tensors if t.name == "W")]))
+            + torch.tensor(next(t.value for t in state.tensors if t.name == "b"))
+            - torch.FloatTensor([[3.0], [3.0], [7.5]])) ** 2)), rel=1e-5)
+    assert land.axes[0].explained > 0.5
+
+
+def test_front_matter_names_the_axes(make_lesson, sources):
+    lesson = make_lesson([sources.SETUP, sources.LOOP_SGD.replace("EPOCHS", "10")])
+    lesson = dataclasses.replace(lesson, landscape=("W[1, 0]", "b"))
+    state, events = run(lesson, landscape=True)
+    (land,) = landscapes(events)
+    assert [a.name for a in land.axes] == ["W[1, 0]", "b"]
+    w = next(t.value for t in state.tensors if t.name == "W")
+    assert land.point[0] == pytest.approx(w[1][0])
+    wrong = dataclasses.replace(lesson, landscape=("V",))
+    state, events = run(wrong, landscape=True)
+    assert not landscapes(events) and state.landscape_problem == UNKNOWN_PARAM
+
+
+def test_loops_without_a_safe_cost_have_none(make_lesson):
+    assert plan_loop("for i in range(3):\n    print(i)\n", 0, cost_name=None).problem == NO_COST
+    impure = "for i in range(3):\n    batch = next(it)\n    cost = (batch * W).sum()\n"
+    assert plan_loop(impure, 0, cost_name=None).problem == IMPURE
+    inplace = "for i in range(3):\n    x_train.add_(1)\n    cost = (x_train * W).sum()\n"
+    assert plan_loop(inplace, 0, cost_name=None).problem == IMPURE
+    ok = "for i in range(3):\n    y = torch.zeros(3)\n    y.scatter_(0, idx, 1)\n    cost = (y * W).sum()\n"
+    plan = plan_loop(ok, 0, cost_name=None)
+    assert plan.problem is None and len(plan.lines) == 3
+
+
+def test_per_point_fallback_where_vmap_refuses():
+    def f(theta):  # .item() inside vmap raises: evaluated one point at a time
+        return torch.tensor((theta ** 2).sum().item())
+
+    thetas = torch.tensor([[1.0, 2.0], [3.0, -1.0]])
+    assert evaluate(f, thetas) == [5.0, 10.0]
+
+
+def test_divergence_hint_names_the_critical_lr(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "200")])
+    state = Runner(lesson, lr_override=0.3, landscape=True).run_to_end()
+    assert state.costs and not math.isfinite(state.costs[-1].cost)
+    assert "0.18" in state.hint.en and "0.18" in state.hint.ko
+
+
+def test_jsonl_landscape_event_schema(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "3")])
+    _, events = run(lesson, landscape=True)
+    (event,) = [e for e in events if isinstance(e, ev.LandscapeEvent)]
+    data = json.loads(dumps(event))
+    assert data["event"] == "landscape" and data["cell"] == 1 and data["iteration"] == 2
+    assert [a["name"] for a in data["axes"]] == ["W", "b"]
+    assert len(data["cost"]) == 40 and len(data["cost"][0]) == 20
+    assert len(data["path"]) == 4 and data["critical_lr"] == pytest.approx(0.1803, abs=1e-4)
+
+
+FRONT = "---\nid: fm\ntitle:\n  en: T\n  ko: 티\n{extra}---\n\n```python\nx = 1\n```\n"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("landscape: [W, b]\n", ("W", "b")),
+    ("landscape:\n  - model.linear.weight[0, 0]\n  - model.linear.bias\n",
+     ("model.linear.weight[0, 0]", "model.linear.bias")),
+    ("landscape: W\n", ("W",)),
+])
+def test_front_matter_landscape_key(tmp_path, extra, expected):
+    from tutor.engine.loader import analyse
+
+    path = tmp_path / "fm.md"
+    path.write_text(FRONT.format(extra=extra), encoding="utf-8")
+    result = analyse(path)
+    assert not result.errors
+    assert result.lesson.landscape == expected
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("landscape: [W, b, c]\n", "one or two"),
+    ("landscape: [1]\n", "not a parameter name"),
+    ("landscape: ['W[x]']\n", "not a parameter name"),
+    ("landscape: [W, W]\n", "twice"),
+])
+def test_front_matter_landscape_key_errors(tmp_path, extra, message):
+    from tutor.engine.loader import analyse
+
+    path = tmp_path / "fm.md"
+    path.write_text(FRONT.format(extra=extra), encoding="utf-8")
+    errors = analyse(path).errors
+    assert len(errors) == 1 and message in errors[0].message and errors[0].line == 6
+
+
+def test_cli_landscape_needs_jsonl(tutor_cli):
+    code, out, err = tutor_cli("run", "gradient-descent", "--landscape")
+    assert code == 2 and out == "" and "--landscape needs --jsonl" in err
