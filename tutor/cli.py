@@ -82,6 +82,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p.add_argument("--jsonl", action="store_true", help="print one JSON event per line")
     p.add_argument("--landscape", action="store_true",
                    help="with --jsonl: a landscape event (cost surface, path, critical lr) after each training loop")
+    p.add_argument("--graph", action="store_true",
+                   help="with --jsonl: a backward event (the autograd graph) at each backward() call")
 
     p = subs.add_parser("new", parents=[common], help="write a skeleton lesson")
     p.add_argument("slug")

@@ -4,7 +4,8 @@ Plain mode prints exactly what the lesson's code prints, nothing else; an except
 in lesson code is one line on stderr, `PATH:LINE: Type: message`, exit 1. With
 `--jsonl` every runner event is one JSON object per line on stdout instead (see
 `tutor.engine.jsonl`), iteration events with a tensor snapshot each; `--landscape`
-adds a landscape event at the end of each steppable loop (design §8).
+adds a landscape event at the end of each steppable loop, `--graph` a `backward`
+event (the autograd graph) at every backward() call (design §8).
 Bad input (an unknown lesson, an unreadable file, an `--lr` that is not a positive
 finite number) is one line and exit 2, before any lesson code runs.
 """
@@ -57,6 +58,9 @@ def main(args) -> int:
     landscape = bool(getattr(args, "landscape", False))
     if landscape and not args.jsonl:
         raise UsageError("--landscape needs --jsonl (it adds JSON events)")
+    graph = getattr(args, "graph", False)
+    if graph and not args.jsonl:
+        raise UsageError("--graph needs --jsonl (the graph is reported as JSON lines)")
     lesson = load(args.lesson, args.lessons)
 
     from tutor.engine import events as ev
@@ -74,7 +78,7 @@ def main(args) -> int:
                 out.write(event.text)
 
     runner = Runner(lesson, lr_override=lr, on_event=on_event, record_every_iteration=args.jsonl,
-                    landscape=landscape)
+                    landscape=landscape, graph_events=graph)
     try:
         state = runner.run_to_end()
         out.flush()

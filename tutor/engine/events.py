@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tutor.engine.state import Landscape, OptimizerView, TensorView
+from tutor.engine.state import BackwardGraph, Landscape, OptimizerView, TensorView
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,16 @@ class Error:
 
 
 @dataclass(frozen=True)
+class Backward:
+    """A backward() call made by lesson code, with its captured graph
+    (only with `Runner(graph_events=True)`, i.e. `tutor run --jsonl --graph`)."""
+
+    cell: int
+    line: int | None  # lesson-file line of the call
+    graph: BackwardGraph
+
+
+@dataclass(frozen=True)
 class Done:
     seconds: float
 
@@ -58,4 +68,4 @@ class LandscapeEvent:
     landscape: Landscape
 
 
-Event = CellStarted | Output | Iteration | Error | Done | LandscapeEvent
+Event = CellStarted | Output | Iteration | Error | Backward | Done | LandscapeEvent

@@ -70,6 +70,23 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
+def backward_dict(event: ev.Backward) -> dict[str, Any]:
+    """{"event": "backward", "cell", "line", "nodes", "order"} (design §8): per node
+    its id, torch's op name, the lesson's name (or null), input ids, value and the
+    gradient that reached it (a leaf: its .grad after this backward), plus shape."""
+    nodes = [
+        {
+            "id": n.id, "op": n.op, "name": n.name, "inputs": list(n.inputs),
+            "shape": list(n.shape), "value": n.value, "grad": n.grad,
+        }
+        for n in event.graph.nodes
+    ]
+    return {
+        "event": "backward", "cell": event.cell, "line": event.line,
+        "nodes": nodes, "order": list(event.graph.order),
+    }
+
+
 def event_dict(event: ev.Event) -> dict[str, Any]:
     if isinstance(event, ev.CellStarted):
         return {"event": "cell", "cell": event.cell, "line": event.line}
@@ -88,6 +105,8 @@ def event_dict(event: ev.Event) -> dict[str, Any]:
         return {"event": "error", "cell": event.cell, "line": event.line, "type": event.type, "message": event.message}
     if isinstance(event, ev.LandscapeEvent):
         return landscape_dict(event)
+    if isinstance(event, ev.Backward):
+        return backward_dict(event)
     if isinstance(event, ev.Done):
         return {"event": "done", "seconds": round(event.seconds, 6)}
     raise TypeError(f"not a runner event: {event!r}")

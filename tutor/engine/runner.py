@@ -43,7 +43,7 @@ import threading
 import time
 import traceback
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Callable
@@ -54,7 +54,7 @@ from tutor.engine.instrument import (
     CHECK, ECHO, ITER, LOOP, LOOP_END, LR, PAUSE, UPDATE, UPDATED, InstrumentedCell, instrument,
 )
 from tutor.engine.lesson import Cell, Lesson, Text
-from tutor.engine.state import CostPoint, ErrorInfo, RunState
+from tutor.engine.state import BackwardGraph, CostPoint, ErrorInfo, RunState
 
 PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
@@ -81,6 +81,9 @@ STOPS_LIMIT = 1_000_000
 NO_TAIL = 1 << 62  # an iteration number no loop reaches
 NEVER = NO_TAIL  # a pause point no run reaches
 _UNSET = object()
+# A free run captures the autograd graph of at most one backward() per this many
+# seconds (capturing costs about 0.1 ms per graph node: bench/graph.py).
+GRAPH_INTERVAL = 0.25
 
 DIVERGENCE_HINT = Text(
     en="The cost is no longer a finite number: the learning rate is probably too large. "
@@ -209,6 +212,9 @@ class _Run:
         self.recorder: Any = None  # updates.UpdateRecorder, made once torch is loaded
         self._extras: tuple[Any, tuple, tuple] | None = None  # (key, updates, optimizers)
         self.landscape: Any = None  # a LandscapeTracker (engine/landscape.py) when asked for
+        self.graph: BackwardGraph | None = None  # the last backward() captured
+        self.graph_at = 0.0  # when (time.monotonic()): captures are spaced in free runs
+        self.backwards = 0  # backward() calls so far
 
     # --- execution -------------------------------------------------------------
 
@@ -252,6 +258,21 @@ class _Run:
         started = time.perf_counter()
         if not self.replaying:
             self.publish(snapshot=False)
+        from tutor.engine.autograd_graph import intercept_backward
+
+        with intercept_backward(self.backward_hook):
+            if not self._run_cells():
+                return
+        self.finished = True
+        self.status = "done"
+        replayed, self.replaying = self.replaying, False  # a replay past the end: publish
+        self.line = None
+        self.publish(snapshot=True)
+        if not replayed:
+            self.emit(ev.Done(seconds=time.perf_counter() - started))
+
+    def _run_cells(self) -> bool:
+        """Every runnable cell in order; False when one failed (the error is shown)."""
         cells = self.lesson.runnable_cells
         for n, cell in enumerate(cells):
             self.cell, self.line = cell.index, cell.line
@@ -264,18 +285,12 @@ class _Run:
                 raise
             except BaseException as exc:  # noqa: BLE001 - lesson code may raise anything
                 self.fail(cell, exc)
-                return
+                return False
             self.cells_done.append(cell.index)
             if n < len(cells) - 1:
                 self.loop_key = self.iteration = None
                 self.cell_end_hook()
-        self.finished = True
-        self.status = "done"
-        replayed, self.replaying = self.replaying, False  # a replay past the end: publish
-        self.line = None
-        self.publish(snapshot=True)
-        if not replayed:
-            self.emit(ev.Done(seconds=time.perf_counter() - started))
+        return True
 
     def _namespace(self) -> dict[str, Any]:
         own_builtins = dict(builtins.__dict__)
@@ -489,6 +504,63 @@ class _Run:
             self.suspend(p)
         if p >= self.next_change:
             self.lr_step(p)
+
+    # --- backward() calls: the autograd graph ------------------------------------
+
+    def backward_hook(self, roots: tuple, run: Callable[[], Any], frame: Any) -> Any:
+        """Every backward() made by lesson code: run it, capturing its graph when
+        someone will see it (wants_graph); `run` is the real call, made once."""
+        if self.cancel:
+            raise _Cancelled()
+        while frame is not None and frame.f_code.co_filename != self.path:
+            frame = frame.f_back
+        if frame is None:  # the engine's own autograd work (a landscape), not the lesson's
+            return run()
+        self.backwards += 1
+        point = self.points
+        points = self.runner._backward_points
+        if not points or point > points[-1]:
+            points.append(point)
+            if len(points) > STOPS_LIMIT:
+                del points[: len(points) // 2]
+        if not self.wants_graph(point):
+            return run()
+        from tutor.engine.autograd_graph import capture, lesson_names
+
+        line = frame.f_lineno
+        frame_locals = frame.f_locals if frame.f_code.co_name != "<module>" else None
+        names, owners, types = lesson_names(self.ns, frame_locals)
+        graph, result = capture(
+            roots, run, names=names, owners=owners, module_types=types,
+            where=(self.cell, line, self.iteration), number=self.backwards,
+        )
+        if graph is not None:
+            self.graph = graph
+            self.graph_at = time.monotonic()
+            if self.runner._graph_events:
+                self.emit(ev.Backward(cell=self.cell, line=line, graph=graph))
+        return result
+
+    def wants_graph(self, point: int) -> bool:
+        """Capture this backward()? Capturing costs about 0.1 ms per graph node,
+        several small training steps, so a free run captures at most one every
+        GRAPH_INTERVAL (plus a `for` loop's last iterations and those after a
+        pause, which the learner sees); `n` and `s` capture each one (a cell that
+        trains inside a function runs slower under `n` for it), a replay only the
+        last one before its target, plain `tutor run` none (JSONL --graph: all)."""
+        if self.runner._graph_events:
+            return True
+        if self.headless:
+            return False
+        if self.replaying:
+            points = self.runner._backward_points
+            later = bisect_right(points, point)
+            return later >= len(points) or points[later] > self.target
+        if self.mode != FREE or self.tail or self.stop_soon:
+            return True
+        if self.iteration is not None and self.iteration >= self.tail_from:
+            return True
+        return time.monotonic() - self.graph_at >= GRAPH_INTERVAL
 
     # --- learning rate, cost, iteration records ---------------------------------
 
@@ -737,6 +809,7 @@ class _Run:
             updates=updates,
             optimizers=optimizers,
             inspected=inspected,
+            backward=self.graph,
         )
 
     def _seen_optimizers(self) -> tuple:
@@ -827,12 +900,19 @@ class Runner:
         record_every_iteration: bool = False,
         torch_threads: int | None = TORCH_THREADS,
         landscape: bool = False,
+        graph_events: bool = False,
     ) -> None:
         self.lesson = lesson
         self._workdir = workdir.lesson_dir(lesson.path)  # lesson code runs there (workdir.py)
         # Track the cost landscape (engine/landscape.py): RunState.landscape, and a
         # LandscapeEvent at the end of each steppable loop for on_event.
         self._landscape = landscape
+        # Report a `Backward` event (the captured graph) for every backward() call.
+        self._graph_events = graph_events
+        # Pause-point counts at which backward() was called, first time passed
+        # (8 bytes each, dropped past STOPS_LIMIT): a replay captures only the last
+        # backward before its target (see _Run.wants_graph).
+        self._backward_points = array("q")
         self._torch_threads = torch_threads
         self._override = check_lr(lr_override)  # the learner's lr where the run is now
         # The lr schedule: (pause point, override) in increasing point order; an entry

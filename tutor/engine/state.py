@@ -191,6 +191,71 @@ class Landscape:
 
 
 @dataclass(frozen=True)
+class GraphEdge:
+    """One edge of an autograd graph, from a node to one of its inputs, as the
+    backward pass used it: `grad` is the gradient the node sent to that input
+    (torch's own, captured by a hook), `local` the local derivative of the node's
+    output with respect to that input (elementwise, or one number) when the op's
+    rule states one (None for matrix products, views, ...)."""
+
+    to: int  # GraphNode.id of the input
+    grad: list | float | None = None
+    local: list | float | None = None
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One grad_fn node of the autograd graph behind a `backward()` call.
+
+    `op` is torch's name for it (`MulBackward0`, `AccumulateGrad` for a leaf);
+    `name` the lesson's name for the tensor it produced (for a leaf: the tensor
+    itself, e.g. `w` or `model.linear.weight`), None when none is bound. `value`
+    and the gradients are nested lists (or a float for 0-d tensors) when the tensor
+    has at most 64 elements, else None; `first` always holds its first values.
+    `grad` is the gradient that reached the node; for a leaf its `.grad` after this
+    backward, `arrived` what this backward added and `grad_before` what was there
+    (None: no `.grad` yet). `module` is the nn.Module (dotted path) whose parameters
+    the op uses directly, for collapsing a module's ops into one box."""
+
+    id: int
+    op: str
+    name: str | None = None
+    shape: tuple[int, ...] = ()
+    value: list | float | None = None
+    first: tuple[float, ...] = ()
+    grad: list | float | None = None
+    inputs: tuple[int, ...] = ()
+    edges: tuple[GraphEdge, ...] = ()
+    module: str | None = None
+    arrived: list | float | None = None
+    grad_before: list | float | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op == "AccumulateGrad"
+
+
+@dataclass(frozen=True)
+class BackwardGraph:
+    """The autograd graph of one `backward()` call, with what its real pass did.
+
+    Node ids are positions in `nodes`, numbered depth first from the root (0), each
+    node once however many paths lead to it (shared subgraphs). `order` is the ids
+    in the order autograd ran the nodes (leaves included). `number` counts the
+    backward() calls of the run (1 for the first); `cell`/`line`/`iteration` say
+    where the call was made, so a view can say which backward it shows."""
+
+    nodes: tuple[GraphNode, ...]
+    order: tuple[int, ...]
+    roots: tuple[int, ...] = (0,)
+    cell: int | None = None
+    line: int | None = None
+    iteration: int | None = None
+    number: int = 0
+    modules: tuple[tuple[str, str], ...] = ()  # (module path, class name)
+
+
+@dataclass(frozen=True)
 class RunState:
     status: Status = "idle"
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
@@ -222,3 +287,4 @@ class RunState:
     # engine/landscape_plan.py: no-cost, impure, no-params, unknown-param, ...).
     landscape: Landscape | None = None
     landscape_problem: str | None = None
+    backward: BackwardGraph | None = None  # the last backward() captured (autograd_graph.py)

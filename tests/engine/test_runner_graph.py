@@ -1,0 +1,175 @@
+"""The runner captures the graph of lesson code's backward() calls (RunState.backward,
+`Backward` events): where the call was, names from the namespace and from a
+function's locals, accumulation across calls, and replays that land on the same
+graph."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from tutor.cli import main
+from tutor.engine import events as ev
+from tutor.engine.runner import Runner
+
+TIMEOUT = 20
+
+SEED = """
+import torch
+w = torch.tensor(2.0, requires_grad=True)
+y = w ** 2
+z = 2 * y + 5
+z.backward()
+"""
+
+ACCUMULATE = """
+import torch
+v = torch.tensor(1.0, requires_grad=True)
+for epoch in range(3):
+    z = 2 * v
+    z.backward()
+"""
+
+
+def test_state_shows_the_backward_just_run_with_the_lessons_names(make_lesson):
+    lesson = make_lesson([SEED])
+    runner = Runner(lesson)
+    try:
+        runner.next()  # the whole cell
+        state = runner.wait(TIMEOUT)
+        graph = state.backward
+        assert graph is not None and graph.number == 1
+        assert graph.cell == 0 and graph.line == lesson.cells[0].line + 4  # the z.backward() line
+        assert [(n.op, n.name) for n in graph.nodes] == [
+            ("AddBackward0", "z"), ("MulBackward0", None), ("PowBackward0", "y"), ("AccumulateGrad", "w"),
+        ]
+        assert graph.nodes[0].value == 13.0 and graph.nodes[1].edges[0].local == 2.0
+        assert graph.nodes[3].grad == 8.0
+    finally:
+        runner.close()
+
+
+def test_three_backward_calls_without_zero_grad_give_2_4_6(make_lesson):
+    lesson = make_lesson([ACCUMULATE])
+    events = []
+    runner = Runner(lesson, on_event=events.append, graph_events=True)
+    runner.run_to_end()
+    graphs = [e.graph for e in events if isinstance(e, ev.Backward)]
+    leaves = [g.nodes[1] for g in graphs]
+    assert [(leaf.name, leaf.grad_before, leaf.grad) for leaf in leaves] == [
+        ("v", None, 2.0), ("v", 2.0, 4.0), ("v", 4.0, 6.0)]
+    assert [g.iteration for g in graphs] == [0, 1, 2] and [g.number for g in graphs] == [1, 2, 3]
+    assert all(e.line == lesson.cells[0].line + 4 for e in events if isinstance(e, ev.Backward))
+    assert torch.autograd.backward.__module__.startswith("torch")  # put back after the run
+
+
+def test_stepping_iterations_shows_each_backward(make_lesson):
+    lesson = make_lesson([ACCUMULATE])
+    runner = Runner(lesson)
+    try:
+        seen = []
+        for _ in range(4):  # first iteration point, then one iteration each
+            runner.next()
+            state = runner.wait(TIMEOUT)
+            if state.backward is not None:
+                seen.append(state.backward.nodes[1].grad)
+        assert seen == [2.0, 4.0, 6.0][: len(seen)] and len(seen) >= 2
+    finally:
+        runner.close()
+
+
+def test_names_inside_a_lesson_function_come_from_its_locals(make_lesson):
+    source = """
+import torch
+def train(epochs):
+    weight = torch.tensor(3.0, requires_grad=True)
+    for _ in range(epochs):
+        loss = (weight * 4) ** 2
+        loss.backward()
+    return weight
+trained = train(2)
+"""
+    lesson = make_lesson([source])
+    runner = Runner(lesson)
+    try:
+        runner.next()
+        graph = runner.wait(TIMEOUT).backward
+        assert graph.number == 2
+        assert [(n.op, n.name) for n in graph.nodes] == [
+            ("PowBackward0", "loss"), ("MulBackward0", None), ("AccumulateGrad", "weight")]
+        assert graph.line == lesson.cells[0].line + 5
+        assert graph.nodes[2].grad == 2 * (2 * 12.0 * 4)  # two calls of d/dw (4w)^2 = 96
+    finally:
+        runner.close()
+
+
+def test_a_replay_lands_on_the_same_backward(make_lesson):
+    lesson = make_lesson([ACCUMULATE, "done = True"])
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        final = runner.wait(TIMEOUT)
+        assert final.status == "done"
+        runner.goto(final.pause_index - 2)  # the third iteration's point
+        runner.wait(TIMEOUT)
+        runner.clear_history()
+        runner.goto(final.pause_index - 3)  # replayed: the second backward is the last one
+        state = runner.wait(TIMEOUT)
+        assert state.iteration == 2 and state.backward.number == 2
+        assert state.backward.nodes[1].grad == 4.0
+    finally:
+        runner.close()
+
+
+def test_plain_headless_runs_capture_nothing(make_lesson):
+    lesson = make_lesson([ACCUMULATE])
+    state = Runner(lesson).run_to_end()
+    assert state.backward is None
+
+
+LESSON = """\
+---
+id: graph-cli
+title:
+  en: Graph
+  ko: 그래프
+---
+
+```python
+import torch
+w = torch.tensor(2.0, requires_grad=True)
+y = w ** 2
+z = 2 * y + 5
+z.backward()
+print(w.grad)
+```
+"""
+
+
+def test_tutor_run_jsonl_graph(tmp_path, capsys):
+    path = tmp_path / "graph.md"
+    path.write_text(LESSON, encoding="utf-8")
+    assert main(["run", str(path), "--jsonl", "--graph"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    backward = [e for e in lines if e["event"] == "backward"]
+    assert len(backward) == 1
+    assert backward[0] == {
+        "event": "backward", "cell": 0, "line": 13,
+        "nodes": [
+            {"id": 0, "op": "AddBackward0", "name": "z", "inputs": [1], "shape": [], "value": 13.0, "grad": 1.0},
+            {"id": 1, "op": "MulBackward0", "name": None, "inputs": [2], "shape": [], "value": 8.0, "grad": 1.0},
+            {"id": 2, "op": "PowBackward0", "name": "y", "inputs": [3], "shape": [], "value": 4.0, "grad": 2.0},
+            {"id": 3, "op": "AccumulateGrad", "name": "w", "inputs": [], "shape": [], "value": 2.0, "grad": 8.0},
+        ],
+        "order": [0, 1, 2, 3],
+    }
+    assert main(["run", str(path), "--jsonl"]) == 0
+    assert '"backward"' not in capsys.readouterr().out
+
+
+def test_graph_without_jsonl_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "graph.md"
+    path.write_text(LESSON, encoding="utf-8")
+    assert main(["run", str(path), "--graph"]) == 2
+    assert "--graph needs --jsonl" in capsys.readouterr().err
