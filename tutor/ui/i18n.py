@@ -187,6 +187,30 @@ STRINGS: dict[str, tuple[str, str]] = {
     "class.days_ago": ("{n} d ago", "{n}일 전"),
     "class.prediction_summary": ("{n}, {pct}% of lines", "{n}개, 줄 {pct}% 맞음"),
     "class.unreadable": ("(unreadable state file)", "(읽을 수 없는 상태 파일)"),
+    # autograd graph view (v, B)
+    "pane.graph": ("autograd graph", "자동 미분 그래프"),
+    "graph.empty": (
+        "No backward() yet: the graph appears when the code calls backward().",
+        "아직 backward()가 없습니다. 코드가 backward()를 부르면 그래프가 나타납니다.",
+    ),
+    "graph.where": ("backward #{n} · line {line}", "backward #{n} · {line}번째 줄"),
+    "graph.iteration": ("iteration {k}", "반복 {k}"),
+    "graph.press_b": ("B: step the backward pass node by node", "B: 역전파를 노드 하나씩 따라가기"),
+    "graph.arriving": ("gradient arriving: {value}", "도착한 기울기: {value}"),
+    "graph.arrived": ("gradient arriving at the leaf: {value}", "잎(leaf)에 도착한 기울기: {value}"),
+    "graph.rule": ("∂{out}/∂{inp} = {local} × upstream {up}", "∂{out}/∂{inp} = {local} × 위에서 온 기울기 {up}"),
+    "graph.torch_rule": ("to {target}, by torch's rule for this op:", "{target} 쪽으로, 이 연산에 대한 torch의 규칙으로:"),
+    "graph.accumulated": (
+        "added to the old .grad: zero_grad was left out",
+        "이전 .grad에 더해졌습니다: zero_grad를 하지 않았습니다",
+    ),
+    "graph.no_inputs": (
+        "nothing flows further: no input needs a gradient",
+        "더 흘러갈 곳이 없습니다: 기울기가 필요한 입력이 없습니다",
+    ),
+    "graph.step_end": ("done, {total} steps. Each leaf's .grad:", "끝, {total}단계. 각 잎(leaf)의 .grad:"),
+    "graph.module": ("module", "모듈"),
+    "graph.nothing": ("no backward() to step through yet", "따라갈 backward()가 아직 없습니다"),
     # help
     "help.title": ("Keys", "키"),
     "help.footer": ("? or escape closes this help", "? 또는 escape로 닫습니다"),

@@ -1,0 +1,83 @@
+"""Stepping a captured backward pass node by node, as plain data (no torch).
+
+`B` replays what `autograd_graph.capture` recorded during the real backward: it
+never runs a second one. A pass of n nodes has steps 0..n-1, one per node in the
+order autograd ran them (`BackwardGraph.order`); each says which gradient arrived
+there and, for an op, what it sent to each input (with the local rule's numbers
+where the op has one), for a leaf how its `.grad` filled. Step n is the end: every
+leaf's `.grad` is what the pass left. Also here: whether a lesson line is a
+`backward()` call, so `B` there first runs the call (capturing it), then steps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tutor.engine.lesson import Lesson
+from tutor.engine.state import BackwardGraph, GraphEdge, GraphNode
+
+_CALL = re.compile(r"(\.backward\s*\(|\bautograd\.backward\s*\()")
+
+
+def is_backward_line(source_line: str) -> bool:
+    """Does this line of code call backward() (`cost.backward()`,
+    `torch.autograd.backward(...)`)? Comments do not count."""
+    code = source_line.split("#", 1)[0]
+    return bool(_CALL.search(code))
+
+
+def line_text(lesson: Lesson, cell: int | None, line: int | None) -> str:
+    """The source text of lesson-file line `line` in cell `cell` ("" if none)."""
+    if cell is None or line is None or not 0 <= cell < len(lesson.cells):
+        return ""
+    c = lesson.cells[cell]
+    lines = c.source.splitlines()
+    i = line - c.line
+    return lines[i] if 0 <= i < len(lines) else ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Step `index` of `total`: `node` is where the pass is; `edges` what it sent
+    on (an op), `node.grad_before` / `node.arrived` / `node.grad` how a leaf's
+    `.grad` filled. `done` nodes have run (their gradients may be shown)."""
+
+    index: int
+    total: int
+    node: GraphNode
+    edges: tuple[GraphEdge, ...]
+    done: frozenset[int]
+
+
+def step_count(graph: BackwardGraph) -> int:
+    return len(graph.order)
+
+
+def step_at(graph: BackwardGraph, index: int) -> Step | None:
+    """Step `index` (0-based) of the pass; None at or past the end."""
+    if not 0 <= index < len(graph.order):
+        return None
+    node = graph.nodes[graph.order[index]]
+    return Step(
+        index=index, total=len(graph.order), node=node, edges=node.edges,
+        done=frozenset(graph.order[: index + 1]),
+    )
+
+
+def next_step(graph: BackwardGraph | None, current: int | None) -> int | None:
+    """The step `B` goes to from `current` (None: not stepping): 0, 1, ..., n (the
+    end, every leaf filled), then None (stepping over, the whole graph again)."""
+    if graph is None or not graph.order:
+        return None
+    if current is None:
+        return 0
+    if current >= len(graph.order):
+        return None
+    return current + 1
+
+
+def label(graph: BackwardGraph, node_id: int) -> str:
+    """How a node is called in a rule: the lesson's name, else `#id`."""
+    node = graph.nodes[node_id]
+    return node.name or f"#{node.id}"
