@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutor.engine.lesson import Cell, Lesson
-from tutor.engine.state import CostPoint, RunState
+from tutor.engine.state import CostPoint, Landscape, RunState
 from tutor.progress import Progress
 
 MAX_PREVIOUS = 5  # earlier runs kept per lesson for the cost plot's overlay
@@ -44,6 +44,7 @@ class PreviousRun:
 
     lr_label: str
     costs: tuple[CostPoint, ...]
+    landscape: Landscape | None = None  # its last loop's landscape (earlier paths, dimmer)
 
 
 def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str:
@@ -78,7 +79,7 @@ class RunArchive(Mapping):
         if not state.costs:
             return
         runs = self._runs.setdefault(lesson_id, [])
-        runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs))
+        runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs, state.landscape))
         del runs[MAX_PREVIOUS:]
 
     def of(self, lesson_id: str) -> tuple[PreviousRun, ...]:

@@ -152,7 +152,8 @@ class TutorApp(App):
 
     def make_runner(self, lesson: Lesson, lr_override: float | None = None):
         """The runner factory lesson sessions are given once torch is loaded."""
-        return self.runner_class(lesson, lr_override=lr_override)
+        # landscape=True: RunState.landscape for the chart pane's landscape view (`v`)
+        return self.runner_class(lesson, lr_override=lr_override, landscape=True)
 
     def open_lesson(self, lesson: Lesson) -> None:
         self.push_screen(LessonScreen(LessonSession(lesson, self.progress, self.previous_runs)))

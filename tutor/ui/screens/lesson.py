@@ -29,7 +29,9 @@ from tutor.ui.i18n import localize_bindings, t
 from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
 from tutor.ui.widgets.code_view import CodeView
 from tutor.ui.widgets.hints import HintsPanel
+from tutor.ui.widgets.chart_pane import ChartPane
 from tutor.ui.widgets.cost_plot import CostPlot
+from tutor.ui.widgets.landscape import LandscapeView, earlier_paths
 from tutor.ui.widgets.lr_field import LrField
 from tutor.ui.widgets.output_pane import OutputPane
 from tutor.ui.widgets.prose import Prose
@@ -65,6 +67,7 @@ class LessonScreen(Screen):
         Binding("left_square_bracket", "section(-1)", "◀§", id="lesson.prev_section"),
         Binding("right_square_bracket", "section(1)", "§▶", id="lesson.next_section"),
         Binding("g", "toggle_log", "log y", show=False, id="lesson.log"),
+        Binding("v", "cycle_view", "view", show=False, id="lesson.view"),
         Binding("c", "clear_runs", "clear runs", show=False, id="lesson.clear_runs"),
         Binding("h", "hint", "hint", show=False, id="lesson.hint"),
         Binding("p", "predict", "predict", show=False, id="lesson.predict"),
@@ -83,6 +86,7 @@ class LessonScreen(Screen):
         self._plot_built_at = 0.0
         self._detail_at = 0.0
         self._file_signature: tuple[int, int] | None = None
+        self._warned_critical: tuple[float, float] | None = None  # (lr, critical lr) told
 
     # The session's state, read by the widgets below and by tests.
     @property
@@ -138,7 +142,10 @@ class LessonScreen(Screen):
                 yield CodeView(id="code")
                 yield OutputPane(lang, id="output")
             with Vertical(id="lesson-right"):
-                yield CostPlot(lang, id="plot")
+                # `v` cycles these views in this order (the graph view joins as a third child)
+                with ChartPane(id="chart", initial="plot"):
+                    yield CostPlot(lang, id="plot")
+                    yield LandscapeView(lang, id="landscape")
                 with VerticalScroll(id="tensor-pane", can_focus=False):
                     yield TensorTable(lang, id="tensors")
         yield LrField(lang, id="lr-field")
@@ -199,7 +206,27 @@ class LessonScreen(Screen):
         if not running or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
             self._plot_built_at = now
             self.query_one(CostPlot).show(state.costs, state.lr_changes, session.previous_runs())
+            if self.query_one(ChartPane).current == "landscape":
+                self._render_landscape(state)
+        self._warn_critical(state)
         self.query_one(LrField).show_lr(state.lr if state.lr is not None else state.lr_override)
+
+    def _render_landscape(self, state: RunState) -> None:
+        lr = state.lr if state.lr is not None else state.lr_override
+        earlier = earlier_paths(state.landscape, [run.landscape for run in self.session.previous_runs()])
+        self.query_one(LandscapeView).show(state.landscape, state.landscape_problem, lr, earlier)
+
+    def _warn_critical(self, state: RunState) -> None:
+        """The lr in force is above the critical lr: say so at once, with the number."""
+        land = state.landscape
+        lr = state.lr if state.lr is not None else state.lr_override
+        if land is None or land.critical_lr is None or lr is None or lr <= land.critical_lr:
+            return
+        key = (lr, round(land.critical_lr, 6))
+        if key != self._warned_critical:
+            self._warned_critical = key
+            self.notify(t("landscape.warn", self.lang, lr=f"{lr:g}", crit=f"{land.critical_lr:.3g}"),
+                        severity="warning", timeout=6)
 
     def _render_prose(self) -> None:
         lang = self.lang
@@ -300,10 +327,12 @@ class LessonScreen(Screen):
         localize_bindings(self, lang)
         self.refresh_bindings()
         for widget in (self.query_one(StatusLine), self.query_one(TensorTable),
-                       self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField)):
+                       self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField),
+                       self.query_one(LandscapeView)):
             widget.set_lang(lang)
         self.query_one(CodeView).invalidate()
-        self.query_one("#plot").border_title = t("pane.plot", lang)
+        chart = self.query_one(ChartPane)
+        chart.border_title = t(f"pane.{chart.current or 'plot'}", lang)
         self.query_one("#tensor-pane").border_title = t("pane.tensors", lang)
         self._prose_key = None
         if self.reload_errors:
@@ -319,6 +348,13 @@ class LessonScreen(Screen):
 
     def action_run(self) -> None:
         self.session.run()
+
+    def action_cycle_view(self) -> None:
+        """`v`: the chart pane's next view (cost plot → landscape → ...)."""
+        chart = self.query_one(ChartPane)
+        current = chart.cycle()
+        chart.border_title = t(f"pane.{current}", self.lang)
+        self.rerender()
 
     def action_step_back(self) -> None:
         self.session.step_back()
