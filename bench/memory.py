@@ -18,6 +18,12 @@ itself can trim; the same process then runs the lesson's code plainly (`exec`
 of each cell, no engine, no UI), which splits the overhead into what the lesson's
 own torch work costs and what the engine and the screen add.
 
+Last, one browser learner: `tutor serve` on loopback, a websocket opened as the page
+opens it, the same lesson run to its end; measured are the app's whole process group
+(app, kernel, checkpoints) and the server before and with the session. Per learner:
+the group's PSS, what the server grew by, and 1/20 of the idle server (the default
+--max-sessions); learners per host from that, the idle server taken off first.
+
     .venv/bin/python bench/memory.py [--lessons DIR]
 """
 
@@ -175,6 +181,7 @@ def main() -> int:
             [sys.executable, __file__, "--lessons", str(options.lessons), "--child", str(lesson_path)],
             capture_output=True, text=True, env=env, timeout=TIMEOUT_S + 60,
         )
+        browser = browser_session(lesson_path, env)  # while the other learner is alive
     finally:
         companion.stdin.close()
         companion.wait(timeout=10)
@@ -200,7 +207,134 @@ def main() -> int:
     print(f"at the end: RSS {smaps['Rss'] / 1024:.0f} MB, PSS {pss_mb:.0f} MB, USS {uss_mb:.0f} MB "
           f"(anonymous {smaps['Anonymous'] / 1024:.0f} MB), with one other torch process alive")
     print(f"learners per {HOST_GIB} GiB host (from PSS): {learners}")
+    report_browser_session(browser)
     return 0 if rss_mb <= TARGET_MB else 1
+
+
+# ---------------------------------------------------------------------- one browser learner
+
+
+def _process_memory_kb(pid: int) -> dict[str, int]:
+    """Rss, Pss and USS (private clean + dirty) of one process, in kB (0 when gone)."""
+    fields: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                    fields[parts[0][:-1]] = int(parts[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return {"Rss": 0, "Pss": 0, "Uss": 0}
+    return {"Rss": fields.get("Rss", 0), "Pss": fields.get("Pss", 0),
+            "Uss": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                pids.append(int(entry))
+    return pids
+
+
+def browser_session(lesson_path: Path, env: dict[str, str]) -> dict:
+    """One learner through `tutor serve`, as a browser tab drives it: the websocket is
+    opened (what the page does), the lesson is opened and run to its end with `R`; then
+    the app's process group (app + kernel + checkpoints) and the server are measured.
+    The browser itself runs on the learner's machine and is not counted."""
+    import shutil
+    import socket
+
+    import aiohttp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        (tmp_path / "lessons").mkdir()
+        shutil.copy(lesson_path, tmp_path / "lessons" / lesson_path.name)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tutor", "serve", "--port", str(port), "--lang", "en",
+             "--lessons", str(tmp_path / "lessons"), "--state", str(tmp_path / "state")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+        try:
+            return asyncio.run(_drive_browser_session(server, port, tmp_path / "state", aiohttp))
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+async def _drive_browser_session(server, port: int, state_dir: Path, aiohttp) -> dict:
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + TIMEOUT_S
+    async with aiohttp.ClientSession() as client:
+        while True:
+            try:
+                await client.get(f"{url}/login")
+                break
+            except aiohttp.ClientConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("bench/memory.py: tutor serve did not start")
+                await asyncio.sleep(0.1)
+        idle_server = _process_memory_kb(server.pid)
+        async with client.ws_connect(f"{url}/ws?width=80&height=24",
+                                     headers={"Origin": url}) as ws:
+            async def drain() -> None:
+                async for _message in ws:
+                    pass
+
+            reader = asyncio.create_task(drain())
+            await asyncio.sleep(1.0)
+            await ws.send_json(["stdin", "\r"])  # open the only lesson
+            progress_files = lambda: list(state_dir.glob("*/progress.json"))  # noqa: E731
+            while not progress_files():
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench/memory.py: the browser session never opened the lesson")
+                await asyncio.sleep(0.2)
+            # `R` runs to the end; where it is not bound (or a non-finite cost stopped the
+            # run), `space` runs on. Each key gets 15 s, so `space` never pauses a run.
+            keys = ["R", " "] * 10
+            finished = False
+            while keys and not finished:
+                await ws.send_json(["stdin", keys.pop(0)])
+                until = time.monotonic() + 15
+                while time.monotonic() < until and not finished:
+                    await asyncio.sleep(0.2)
+                    data = json.loads(progress_files()[0].read_text() or "{}")
+                    finished = any(e.get("finished") for e in data.get("lessons", {}).values())
+            if not finished:
+                raise SystemExit("bench/memory.py: the browser session did not finish the lesson")
+            with open(f"/proc/{server.pid}/task/{server.pid}/children") as f:
+                app_pid = int(f.read().split()[0])
+            group = [_process_memory_kb(pid) for pid in _group_pids(app_pid)]
+            server_now = _process_memory_kb(server.pid)
+            reader.cancel()
+    return {"processes": len(group),
+            "group": {k: sum(g[k] for g in group) for k in ("Rss", "Pss", "Uss")},
+            "server_idle": idle_server, "server": server_now}
+
+
+def report_browser_session(result: dict) -> None:
+    group, server, idle = result["group"], result["server"], result["server_idle"]
+    session_pss = group["Pss"] + max(0, server["Pss"] - idle["Pss"])  # kB
+    share = idle["Pss"] / 20  # the idle server spread over --max-sessions' default
+    per_learner_mb = (session_pss + share) / 1024
+    learners = int((HOST_GIB * 1024 - idle["Pss"] / 1024) // (session_pss / 1024))
+    print(f"one browser learner (tutor serve, the lesson run to its end, one other torch "
+          f"process alive): app group of {result['processes']} process(es) "
+          f"RSS {group['Rss'] / 1024:.0f} MB, PSS {group['Pss'] / 1024:.0f} MB, "
+          f"USS {group['Uss'] / 1024:.0f} MB")
+    print(f"server: PSS {idle['Pss'] / 1024:.0f} MB idle, "
+          f"{server['Pss'] / 1024:.0f} MB with the session; one learner's share incl. "
+          f"1/20 of the idle server: {per_learner_mb:.0f} MB PSS")
+    print(f"browser learners per {HOST_GIB} GiB host (from PSS): {learners}")
 
 
 if __name__ == "__main__":
