@@ -358,7 +358,11 @@ class LessonSession:
             return False
         if state.status == "running":
             return True
-        waiting = state is self._sent_from  # the command has not produced a state yet
+        # The command has not produced a state yet: the same point, in the same status
+        # (set_lr while paused replaces the state with the same point: not an answer).
+        sent = self._sent_from
+        waiting = sent is not None and (state is sent or (
+            state.pause_index == sent.pause_index and state.status == sent.status))
         return waiting and time.monotonic() - self._sent_at < self.STEP_TIMEOUT
 
     def _drain_queue(self) -> None:

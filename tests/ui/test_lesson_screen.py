@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import torch
-from textual.widgets import Input
 
 from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.lesson import LessonScreen
@@ -138,9 +137,9 @@ async def test_e_applies_a_good_lr_and_returns_focus(make_app, progress_path):
         screen = await open_lesson(pilot)
         await press_and_settle(pilot, screen, "n", "n")
         await pilot.press("e")
-        assert isinstance(app.focused, Input)
+        assert screen.query_one(LrField).editing and app.focused is None  # a mode, not a focus
         await pilot.press(*"0.2", "enter")
-        assert app.focused is None
+        assert not screen.query_one(LrField).editing
         assert screen.runner.state.lr_override == 0.2
         await press_and_settle(pilot, screen, "n", "n")
         assert screen.runner.state.lr == 0.2
@@ -165,10 +164,10 @@ async def test_e_refuses_bad_values_and_escape_cancels(make_app):
             await pilot.press("e")
             await pilot.press("backspace", *bad, "enter")
             assert words in field.query_one("#lr-message").render().plain, bad
-            assert isinstance(app.focused, Input)  # still editing: fix it or escape
+            assert field.editing  # still editing: fix it or escape
             assert screen.runner.state.lr_override is None
             await pilot.press("escape")
-            assert app.focused is None
+            assert not field.editing
             assert isinstance(app.screen, LessonScreen)  # escape left the field, not the lesson
         assert screen.runner.state.lr_override is None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual import on
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -43,6 +43,21 @@ PLOT_MIN_INTERVAL = 0.5  # seconds between plot rebuilds while running
 DETAIL_MIN_INTERVAL = 0.2  # code, output and tensors while running (status: every tick)
 
 
+# Pasted characters whose key name is not the character itself.
+KEY_OF_CHAR = {
+    " ": "space", "\n": "enter", "\r": "enter", "\t": "tab", "[": "left_square_bracket",
+    "]": "right_square_bracket", "?": "question_mark", "\x1b": "escape", "\x7f": "backspace",
+}
+
+
+def _actions_of(node) -> dict[str, str]:
+    """Key -> action of `node`'s BINDINGS (the one place keys are declared)."""
+    actions: dict[str, str] = {}
+    for binding in Binding.make_bindings(type(node).BINDINGS):
+        actions.setdefault(binding.key, binding.action)
+    return actions
+
+
 # How long a notice from the session stays on screen (seconds; default 2).
 NOTICE_SECONDS = {"lesson.resume": 4, "lesson.resumed": 4}
 
@@ -61,9 +76,7 @@ class LessonScreen(Screen):
         Binding("b,left", "step_back", "prev", id="lesson.step_back"),
         Binding("space", "run", "run", id="lesson.run"),
         Binding("r", "reset", "reset", id="lesson.reset"),
-        # priority: handled as the key arrives, so the keys typed right after it
-        # (already queued) reach the field; check_action lets `e` through while typing.
-        Binding("e", "edit_lr", "lr", id="lesson.lr", priority=True),
+        Binding("e", "edit_lr", "lr", id="lesson.lr"),
         Binding("left_square_bracket", "section(-1)", "◀§", id="lesson.prev_section"),
         Binding("right_square_bracket", "section(1)", "§▶", id="lesson.next_section"),
         Binding("g", "toggle_log", "log y", show=False, id="lesson.log"),
@@ -87,6 +100,7 @@ class LessonScreen(Screen):
         self._detail_at = 0.0
         self._file_signature: tuple[int, int] | None = None
         self._warned_critical: tuple[float, float] | None = None  # (lr, critical lr) told
+        self._actions: dict[str, str] | None = None  # key -> action, from BINDINGS
 
     # The session's state, read by the widgets below and by tests.
     @property
@@ -362,13 +376,55 @@ class LessonScreen(Screen):
     def action_reset(self) -> None:
         self.session.reset()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "edit_lr" and self.query_one(LrField).editing:
-            return False  # `e` is a letter of "1e-3" while the field is being edited
-        return True
-
     def action_edit_lr(self) -> None:
         self.query_one(LrField).begin_edit()
+
+    # ------------------------------------------------------------------ keys
+
+    async def on_key(self, event: events.Key) -> None:
+        """The one ordered key handler. Nothing on this screen is ever focused, so the
+        app forwards every key here, in the order typed, one after the other; each is
+        acted on before the next is looked at: while the lr field edits, it gets the
+        key; otherwise the key's binding runs right here (not later, bubbled up to the
+        app, where the next keys would overtake it)."""
+        if await self.handle_lesson_key(event.key, event.character):
+            event.stop()
+            event.prevent_default()
+
+    async def on_paste(self, event: events.Paste) -> None:
+        """A paste (bracketed) is the same keys typed fast: each character in turn."""
+        event.stop()
+        for char in event.text:
+            await self.handle_lesson_key(KEY_OF_CHAR.get(char, char), char, app_too=True)
+
+    async def handle_lesson_key(self, key: str, char: str | None, app_too: bool = False) -> bool:
+        """Act on one key; False when it is not this screen's (the app's `l`, `?`)."""
+        field = self.query_one(LrField)
+        if field.editing:
+            if key == "enter":
+                lr = field.submit()
+                if lr is not None:
+                    self.session.set_lr(lr)
+            elif key == "escape":
+                field.cancel()
+            elif key == "backspace":
+                field.backspace()
+            elif char and char.isprintable() and len(char) == 1:
+                field.type(char)
+            return True  # every key belongs to the field while it edits
+        action = self._key_actions().get(key)
+        if action is not None:
+            await self.run_action(action)
+            return True
+        if app_too and (action := _actions_of(self.app).get(key)) is not None:
+            await self.app.run_action(action)
+            return True
+        return False
+
+    def _key_actions(self) -> dict[str, str]:
+        if self._actions is None:
+            self._actions = _actions_of(self)
+        return self._actions
 
     def action_section(self, delta: int) -> None:
         if self.session.go_section(delta):
@@ -440,10 +496,6 @@ class LessonScreen(Screen):
     def action_back(self) -> None:
         self.leave()
         self.app.pop_screen()
-
-    @on(LrField.Applied)
-    def _lr_applied(self, event: LrField.Applied) -> None:
-        self.session.set_lr(event.lr)
 
     # ------------------------------------------------------------------ leaving
 
