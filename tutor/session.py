@@ -400,6 +400,7 @@ class LessonSession:
         self._diverged_counted = False
         self.queued.clear()
         self._free_running = False
+        self._sent_from = None
         runner.reset()
 
     def set_lr(self, lr: float) -> None:
@@ -453,6 +454,7 @@ class LessonSession:
         self._followed_cell = None
         self.queued.clear()
         self._free_running = False
+        self._sent_from = None  # a step sent to the old runner is no answer awaited from this one
         self.resuming = False
 
     # ------------------------------------------------------------------ live reload
