@@ -56,6 +56,7 @@ SHOWN_HEAD = 100
 MAX_PATH_NUMBERS = 4_000_000  # path floats kept before thinning the recorded path
 CRITICAL_MAX_PARAMS = 1000  # Hessians of bigger models are not computed
 FULL_HESSIAN = 64  # up to this many parameters: the whole Hessian, else power iteration
+TUPLE_PARAMS = 4096  # up to this many elements the path is kept as tuples of floats
 BATCH_NUMBERS = 2_000_000  # parameter floats per vmap batch
 NOT_CRITICAL = "not-sgd"  # no critical lr: the loop does not train by plain gradient descent
 TOO_BIG = "too-big"  # no critical lr: more than CRITICAL_MAX_PARAMS parameters
@@ -479,7 +480,9 @@ class LandscapeTracker:
         self.entries: list[_Entry] = []
         self.ns: dict[str, Any] | None = None
         self.f: Callable | None = None
-        self.path: list[torch.Tensor] = []
+        self.path: list[tuple[float, ...] | torch.Tensor] = []
+        self._stacked: torch.Tensor | None = None
+        self.numel = 0
         self.path_costs: list[float] = []
         self.named: list[_AxisSpec] | None = None
         self.ranges: list[tuple[float, float]] | None = None
@@ -532,9 +535,13 @@ class LandscapeTracker:
                 self.problem = UNKNOWN_PARAM
                 return
         self.plan, self.entries, self.ns = plan, entries, ns
+        self.numel = sum(e.numel for e in entries)
         self.f = cost_function(plan, ns, entries)
 
-    def _current_theta(self) -> torch.Tensor | None:
+    def _current_theta(self) -> tuple[float, ...] | torch.Tensor | None:
+        """The parameters now, flat: a tuple of floats for small models (tolist() is
+        several times cheaper than building a tensor: this runs every iteration),
+        a float64 tensor above TUPLE_PARAMS elements."""
         parts = []
         ns = self.ns
         for e in self.entries:
@@ -544,8 +551,19 @@ class LandscapeTracker:
                 if not isinstance(t, torch.Tensor) or t.shape != e.tensor.shape:
                     return None
                 e.tensor = t
-            parts.append(t.detach().reshape(-1).to(torch.float64))
-        return torch.cat(parts)
+            parts.append(t.detach())
+        if self.numel <= TUPLE_PARAMS:
+            flat: list[float] = []
+            for t in parts:
+                value = t.tolist()
+                if isinstance(value, float):
+                    flat.append(value)
+                elif t.dim() == 1:
+                    flat.extend(value)
+                else:
+                    flat.extend(t.reshape(-1).tolist())
+            return tuple(flat)
+        return torch.cat([t.reshape(-1).to(torch.float64) for t in parts])
 
     def _record(self) -> None:
         if self.f is None:
@@ -557,11 +575,21 @@ class LandscapeTracker:
             return
         path = self.path
         path.append(theta)
-        if len(path) * theta.numel() > MAX_PATH_NUMBERS and len(path) > 2 * SHOWN_HEAD:
+        if len(path) * self.numel > MAX_PATH_NUMBERS and len(path) > 2 * SHOWN_HEAD:
             kept = path[:SHOWN_HEAD] + path[SHOWN_HEAD:-1:2] + path[-1:]  # halve the old part
             self.path[:] = kept
             self.path_costs = []
+            self._stacked = None
             self.thinned_path = True
+
+    def _path_tensor(self) -> torch.Tensor:
+        """The path as an (n, d) float64 tensor; rows added since the last call only."""
+        done = 0 if self._stacked is None else self._stacked.shape[0]
+        new = self.path[done:]
+        if new:
+            rows = torch.tensor(new, dtype=torch.float64) if isinstance(new[0], tuple) else torch.stack(new)
+            self._stacked = rows if self._stacked is None else torch.cat([self._stacked, rows])
+        return self._stacked
 
     # --- the landscape -------------------------------------------------------------------
 
@@ -594,7 +622,8 @@ class LandscapeTracker:
 
     def _compute(self, full_path: bool) -> Landscape:
         f = self.f
-        center = self.path[-1]
+        stacked = self._path_tensor()
+        center = stacked[-1]
         dtype = self.entries[0].tensor.dtype
         d = center.numel()
         grad_info = gradient_at(f, center.to(dtype))
@@ -607,8 +636,8 @@ class LandscapeTracker:
                 for i in range(e.numel):
                     specs.append(_AxisSpec(name=_element_name(e, i), offset=e.offset + i))
         else:
-            specs = principal_axes(torch.stack(self.path), center, grad)
-        path = torch.stack(self.path)
+            specs = principal_axes(stacked, center, grad)
+        path = stacked
         coords = [self._coords(spec, path, center) for spec in specs]
         current = [self._coords(spec, center.unsqueeze(0), center)[0] for spec in specs]
         fixed = all(s.offset is not None for s in specs) and len(specs) == d
@@ -641,9 +670,9 @@ class LandscapeTracker:
         path_coords = tuple(tuple(cs[k] for cs in coords) for k in shown)
         path_cost: tuple[float, ...] = ()
         if len(specs) == 1:
-            missing = self.path[len(self.path_costs):]
-            if missing:
-                self.path_costs += evaluate(f, torch.stack(missing).to(dtype))
+            missing = stacked[len(self.path_costs):]
+            if missing.shape[0]:
+                self.path_costs += evaluate(f, missing.to(dtype))
             path_cost = tuple(self.path_costs[k] for k in shown)
         gradient = None
         if grad is not None:

@@ -1,0 +1,114 @@
+"""What the landscape costs: a 40x20 grid of lesson 05's own cost, against one
+training iteration of the same lesson, and a free run with the tracker on vs off.
+
+- grid: the cost slice of lesson 05's loop (`hypothesis = x_train * W + b`,
+  `cost = torch.mean(...)`) evaluated at 40x20 (W, b) points by
+  `engine/landscape.evaluate` (vmap, checked against one point alone), as the
+  tracker does when the range changes; median of --repeat runs after one warm-up.
+- update: a whole recomputation (grid, gradient at the point, Hessian → 2/λmax).
+- iteration: lesson 05's 1000-epoch loop run bare (its cells exec'd in this
+  thread, no engine), divided by 1000.
+- free run: `Runner(landscape=True).run()` vs `Runner().run()` on lesson 05,
+  alternating, timed from run() to done; ratio of medians.
+Target: grid <= 30 ms.
+
+    .venv/bin/python bench/landscape.py [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TARGET_MS = 30.0
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()  # warm-up (vmap's first call builds its batching rules)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    import torch
+
+    from tutor.engine import loader
+    from tutor.engine.landscape import GRID_2D, evaluate
+    from tutor.engine.runner import Runner
+
+    torch.set_num_threads(1)
+    lesson = loader.find_lesson("linear-regression", loader.bundled_lessons_dir())
+
+    runner = Runner(lesson, landscape=True)
+    runner.run_to_end()
+    tracker = runner._run.landscape
+    land = tracker.current(force=True)
+    assert land is not None and [a.name for a in land.axes] == ["W", "b"], land
+    assert (len(land.axes[0].values), len(land.axes[1].values)) == GRID_2D
+    center = tracker._path_tensor()[-1]
+    thetas = tracker._grid_thetas(tracker.specs, [a.values for a in land.axes], center).to(torch.float32)
+    values = evaluate(tracker.f, thetas)
+    assert len(values) == 800 and values == [v for row in land.cost for v in row], "grid differs"
+    grid_ms = median_ms(lambda: evaluate(tracker.f, thetas), args.repeat)
+
+    def update() -> None:
+        tracker.grid = None  # force the grid, gradient and Hessian to be recomputed
+        tracker.computed_points = -1
+        tracker.current(force=True)
+
+    update_ms = median_ms(update, args.repeat)
+
+    cells = lesson.runnable_cells
+    loop_cell = next(c for c in cells if "n_epochs = 1000" in c.source)
+    iteration_times = []
+    for _ in range(max(3, args.repeat // 3)):
+        ns: dict = {"__name__": "__main__", "print": lambda *a, **k: None}
+        torch.manual_seed(lesson.seed)
+        for cell in cells[:cells.index(loop_cell)]:
+            exec(compile(cell.source, str(lesson.path), "exec"), ns)
+        code = compile(loop_cell.source, str(lesson.path), "exec")
+        start = time.perf_counter()
+        exec(code, ns)
+        iteration_times.append((time.perf_counter() - start) / 1000)
+    iteration_ms = statistics.median(iteration_times) * 1000
+
+    def free_run(tracked: bool) -> float:
+        r = Runner(lesson, landscape=tracked)
+        start = time.perf_counter()
+        r.run()
+        while r.wait(30).status not in ("done", "error"):
+            pass
+        elapsed = time.perf_counter() - start
+        r.close()
+        return elapsed
+
+    on, off = [], []
+    for _ in range(max(3, args.repeat // 3)):
+        off.append(free_run(False))
+        on.append(free_run(True))
+    ratio = statistics.median(on) / statistics.median(off)
+
+    print(f"landscape grid: {grid_ms:.2f} ms (40x20 points of lesson 05's cost; target <= {TARGET_MS:.0f} ms)")
+    print(f"landscape update (grid + gradient + Hessian): {update_ms:.1f} ms")
+    print(f"one training iteration (lesson 05, bare): {iteration_ms:.3f} ms; grid / iteration: "
+          f"{grid_ms / iteration_ms:.2g}x")
+    print(f"free run of lesson 05 with the landscape / without: {ratio:.2f} "
+          f"({statistics.median(on) * 1000:.0f} ms / {statistics.median(off) * 1000:.0f} ms)")
+    return 0 if grid_ms <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
