@@ -134,3 +134,31 @@ def test_graph_view_module_snapshot(snap_compare, lang):
     cost = ((prediction - 1) ** 2).mean()
     graph = _graph(cost, {"model": model, "x": x, "prediction": prediction, "cost": cost})
     assert snap_compare(_GraphApp(lang, graph, None), terminal_size=(80, 24))
+
+
+def test_stepper_runs_the_call_at_a_backward_line_then_steps_its_pass(tmp_path):
+    from dataclasses import replace
+
+    from tests.engine.conftest import build_lesson
+    from tutor.engine.backward_steps import BackwardStepper
+    from tutor.engine.state import RunState
+
+    lesson = build_lesson(tmp_path / "l.md", ["import torch\nz = torch.ones(1)\nz.backward()\nq = 1"])
+    first = lesson.cells[0].line
+    stepper = BackwardStepper()
+    at_call = RunState(status="paused", cell=0, line=first + 2, pause_index=2)
+    assert stepper.press(lesson, at_call) == "run" and stepper.step is None
+    stepper.observe(replace(at_call, status="running"))
+    assert stepper.waiting
+    graph = seed_graph()
+    after = RunState(status="paused", cell=0, line=first + 3, pause_index=3, backward=graph)
+    stepper.observe(after)
+    assert stepper.step == 0 and not stepper.waiting
+    assert [stepper.press(lesson, after) or stepper.step for _ in range(5)] == ["step"] * 5
+    assert stepper.step is None  # past the end: the whole graph again
+    stepper.press(lesson, after)
+    assert stepper.step == 0
+    moved_on = replace(after, backward=replace(graph, number=2))
+    stepper.observe(moved_on)
+    assert stepper.step is None
+    assert stepper.press(lesson, RunState(status="paused", cell=0, line=first, pause_index=0)) == "nothing"

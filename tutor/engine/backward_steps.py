@@ -81,3 +81,65 @@ def label(graph: BackwardGraph, node_id: int) -> str:
     """How a node is called in a rule: the lesson's name, else `#id`."""
     node = graph.nodes[node_id]
     return node.name or f"#{node.id}"
+
+
+def graph_key(graph: BackwardGraph | None) -> tuple | None:
+    """Which backward() call a graph is (equal for the same call seen again in a
+    later state, also when the state came pickled from the kernel)."""
+    if graph is None:
+        return None
+    return (graph.number, graph.cell, graph.line, graph.iteration)
+
+
+class BackwardStepper:
+    """What `B` does, as plain state the lesson screen keeps (no textual, no torch).
+
+    At a paused `backward()` line, `B` first runs that statement (the caller steps
+    the runner: the kernel captures the call), and stepping starts at node 0 when
+    the state with the new graph arrives. Elsewhere `B` steps the last captured
+    pass: node 0, 1, ..., the end, then the whole graph again. Stepping stops by
+    itself when the graph shown changes (the learner ran on).
+    """
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self._key: tuple | None = None  # the graph being stepped
+        self._waiting: tuple[int, tuple | None] | None = None  # (pause index, graph key) at B
+
+    @property
+    def waiting(self) -> bool:
+        return self._waiting is not None
+
+    def press(self, lesson: Lesson, state) -> str:
+        """`B` pressed: "run" (step the runner one statement, then watch), "step"
+        (self.step moved), or "nothing" (no pass to step)."""
+        graph = state.backward
+        if self._waiting is not None:
+            return "step"  # the call is still running: its pass is stepped when it arrives
+        at_call = state.status == "paused" and is_backward_line(line_text(lesson, state.cell, state.line))
+        if at_call and (self.step is None or graph_key(graph) != self._key):
+            self._waiting = (state.pause_index, graph_key(graph))
+            self.step = None
+            return "run"
+        if graph is None or not graph.order:
+            return "nothing"
+        if graph_key(graph) != self._key:
+            self.step = None
+        self._key = graph_key(graph)
+        self.step = next_step(graph, self.step)
+        return "step"
+
+    def observe(self, state) -> None:
+        """A new state is shown: start stepping the call B ran, or stop stepping a
+        graph that is no longer the one shown."""
+        key = graph_key(state.backward)
+        if self._waiting is not None:
+            point, before = self._waiting
+            if state.status == "running" or state.pause_index == point:
+                return  # the statement has not finished yet
+            self._waiting = None
+            if key is not None and key != before:
+                self._key, self.step = key, 0
+                return
+        if self.step is not None and key != self._key:
+            self.step = None

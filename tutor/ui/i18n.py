@@ -44,6 +44,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.prose_up": ("text ↑", "본문 ↑"),
     "lesson.predict": ("predict", "예측"),
     "lesson.edit": ("edit", "고치기"),
+    "lesson.backward": ("backward", "역전파"),
     "help.close": ("close", "닫기"),
     # help screen descriptions
     "describe.app.lang": ("switch language (한국어 / English)", "언어 바꾸기 (한국어 / English)"),
@@ -87,6 +88,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "describe.lesson.edit": (
         "edit this cell and run the lesson again with it",
         "이 셀을 고쳐서 강의를 다시 실행하기",
+    ),
+    "describe.lesson.backward": (
+        "at a backward() call: step the backward pass node by node",
+        "backward() 호출에서: 역전파를 노드 하나씩 따라가기",
     ),
     "describe.lesson.prose_down": ("scroll the section text down", "절 본문 아래로"),
     "describe.lesson.prose_up": ("scroll the section text up", "절 본문 위로"),

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
+from tutor.engine.backward_steps import BackwardStepper
 from tutor.engine.lesson import Lesson
 from tutor.engine.state import RunState
 from tutor.session import LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell
@@ -32,6 +33,7 @@ from tutor.ui.widgets.hints import HintsPanel
 from tutor.ui.widgets.chart_pane import ChartPane
 from tutor.ui.widgets.cost_plot import CostPlot
 from tutor.ui.widgets.landscape import LandscapeView, earlier_paths
+from tutor.ui.widgets.graph_view import GraphView
 from tutor.ui.widgets.lr_field import LrField
 from tutor.ui.widgets.output_pane import OutputPane
 from tutor.ui.widgets.prose import Prose
@@ -85,6 +87,7 @@ class LessonScreen(Screen):
         Binding("h", "hint", "hint", show=False, id="lesson.hint"),
         Binding("p", "predict", "predict", show=False, id="lesson.predict"),
         Binding("E", "edit_cell", "edit", show=False, id="lesson.edit"),
+        Binding("B", "backward_step", "backward", show=False, id="lesson.backward"),
         Binding("pagedown", "scroll_prose(1)", "text ↓", show=False, id="lesson.prose_down"),
         Binding("pageup", "scroll_prose(-1)", "text ↑", show=False, id="lesson.prose_up"),
         Binding("q,escape", "back", "back", id="lesson.back"),
@@ -101,6 +104,8 @@ class LessonScreen(Screen):
         self._file_signature: tuple[int, int] | None = None
         self._warned_critical: tuple[float, float] | None = None  # (lr, critical lr) told
         self._actions: dict[str, str] | None = None  # key -> action, from BINDINGS
+        self._graph_at = 0.0
+        self.stepper = BackwardStepper()  # `B`: the captured backward pass, node by node
 
     # The session's state, read by the widgets below and by tests.
     @property
@@ -156,10 +161,11 @@ class LessonScreen(Screen):
                 yield CodeView(id="code")
                 yield OutputPane(lang, id="output")
             with Vertical(id="lesson-right"):
-                # `v` cycles these views in this order (the graph view joins as a third child)
+                # `v` cycles these views in this order
                 with ChartPane(id="chart", initial="plot"):
                     yield CostPlot(lang, id="plot")
                     yield LandscapeView(lang, id="landscape")
+                    yield GraphView(lang, id="graph")
                 with VerticalScroll(id="tensor-pane", can_focus=False):
                     yield TensorTable(lang, id="tensors")
         yield LrField(lang, id="lr-field")
@@ -222,6 +228,12 @@ class LessonScreen(Screen):
             self.query_one(CostPlot).show(state.costs, state.lr_changes, session.previous_runs())
             if self.query_one(ChartPane).current == "landscape":
                 self._render_landscape(state)
+        self.stepper.observe(state)
+        if self.query_one(ChartPane).current == "graph" and (
+            not running or now - self._graph_at >= DETAIL_MIN_INTERVAL
+        ):
+            self._graph_at = now
+            self.query_one(GraphView).show(state.backward, self.stepper.step)
         self._warn_critical(state)
         self.query_one(LrField).show_lr(state.lr if state.lr is not None else state.lr_override)
 
@@ -342,7 +354,8 @@ class LessonScreen(Screen):
         self.refresh_bindings()
         for widget in (self.query_one(StatusLine), self.query_one(TensorTable),
                        self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField),
-                       self.query_one(LandscapeView)):
+                       self.query_one(LandscapeView),
+                       self.query_one(GraphView)):
             widget.set_lang(lang)
         self.query_one(CodeView).invalidate()
         chart = self.query_one(ChartPane)
@@ -441,6 +454,21 @@ class LessonScreen(Screen):
     def action_toggle_log(self) -> None:
         plot = self.query_one(CostPlot)
         plot.set_log(not plot.log_scale)
+
+    def action_backward_step(self) -> None:
+        """`B`: at a backward() call run it, then step its pass node by node; else
+        step the last captured pass (a replay of what the kernel recorded)."""
+        state = self._last_state or RunState()
+        what = self.stepper.press(self.lesson, state)
+        if what == "run":
+            self.session.step()
+        elif what == "nothing":
+            self.notify(t("graph.nothing", self.lang), timeout=2)
+        chart = self.query_one(ChartPane)
+        if chart.current != "graph":
+            chart.current = "graph"
+            chart.border_title = t("pane.graph", self.lang)
+        self.rerender()
 
     def action_clear_runs(self) -> None:
         self.session.clear_runs()

@@ -1,8 +1,8 @@
 """The chart pane: one place on the lesson screen, several views that `v` cycles.
 
 The views are its children, in cycling order, each with an id that names it
-(`plot` the cost plot, `landscape` the landscape; the autograd graph joins as a third
-child, `graph`). Only the current one is displayed; the pane's border title is the
+(`plot` the cost plot, `landscape` the landscape, `graph` the autograd graph of the
+last backward()). Only the current one is displayed; the pane's border title is the
 current view's name (i18n key `pane.<id>`). Adding a view is one more child in the
 screen's `compose` and its `pane.<id>` title in tutor/ui/i18n.py.
 """

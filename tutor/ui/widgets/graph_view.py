@@ -232,9 +232,11 @@ class GraphView(VerticalScroll, can_focus=False):
         self.show(self.graph, self.step)
 
     def show(self, graph: BackwardGraph | None, step: int | None = None) -> None:
-        key = (id(graph), step, self.lang)
+        # States from the kernel arrive unpickled: the same graph is a new, equal object.
+        same = graph is self.graph or (graph is not None and graph == self.graph)
+        key = (step, self.lang)
         self.graph, self.step = graph, step
-        if key == self._key or not self.is_mounted:
+        if (same and key == self._key) or not self.is_mounted:
             return
         self._key = key
         head, panel, tree = (self.query_one(f"#graph-{name}", Static) for name in ("head", "step", "tree"))
