@@ -112,6 +112,8 @@ async def test_v_cycles_the_chart_pane_and_the_landscape_follows(make_app):
         assert "lr 0.1 < 2/λmax = 0.25" in view and "x w" in view  # d²/dw² of (2w − 4)² is 8
         await pilot.press("l")
         await wait_for(pilot, lambda: chart.border_title == t("pane.landscape", "ko"))
+        await pilot.press("v")  # then the autograd graph, then back to the cost plot
+        await wait_for(pilot, lambda: chart.current == "graph")
         await pilot.press("v")
         await wait_for(pilot, lambda: chart.current == "plot")
 
