@@ -21,6 +21,11 @@ def run(source: str, first_line: int = 1, lr_name: str = "lr", **extra):
         ins.ECHO: lambda v: log.append(("echo", v)),
         ins.UPDATE: lambda line, target, operands: log.append(("update", line, target, operands)),
         ins.UPDATED: lambda line, target, source, op, names: log.append(("updated", line, target, source, op, names)),
+        ins.FPAUSE: lambda line: log.append(("fstmt", line)),
+        ins.FITER: lambda loop, line: log.append(("fiter", loop, line)),
+        ins.FLOOP: lambda loop, iterable: iterable,
+        ins.FLOOP_END: lambda loop: log.append(("fend", loop)),
+        ins.FLOOP_ABORT: lambda loop: log.append(("fabort", loop)),
     }
     exec(cell.code, ns)
     return cell, ns, log
@@ -104,11 +109,15 @@ def test_a_trailing_semicolon_silences_the_echo():
     assert [e for e in log if e[0] == "echo"] == [("echo", "한;")]
 
 
-def test_lr_assignments_yield_the_override_at_cell_scope_only():
-    source = "lr = 0.1\nrate = lr\nif True:\n    lr: float = 0.2\ndef f():\n    lr = 0.3\n    return lr\ninner = f()\n"
+def test_lr_assignments_yield_the_override_in_cells_and_lesson_functions():
+    source = ("lr = 0.1\nrate = lr\nif True:\n    lr: float = 0.2\ndef f():\n    lr = 0.3\n    return lr\n"
+              "inner = f()\ndef g(x, lr=0.01):\n    return lr\nparam = g(1)\nkw = g(1, lr=0.5)\n")
     _, ns, _ = run(source, override=0.05)
     assert ns["rate"] == 0.05 and ns["lr"] == 0.05
-    assert ns["inner"] == 0.3  # a function's local `lr` is not the lesson's variable
+    # a lesson function's `lr` (assigned or a parameter) is the lesson's lr too
+    assert ns["inner"] == 0.05 and ns["param"] == 0.05 and ns["kw"] == 0.05
+    _, ns, _ = run(source)
+    assert (ns["inner"], ns["param"], ns["kw"]) == (0.3, 0.01, 0.5)
 
 
 def test_custom_lr_name():
@@ -116,12 +125,43 @@ def test_custom_lr_name():
     assert ns["alpha"] == 0.5 and ns["lr"] == 2.0
 
 
-def test_function_bodies_get_cancel_checks_not_pause_points():
-    source = "def f(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\nv = f(3)\n"
+def test_function_bodies_get_statement_and_iteration_points():
+    source = "def f(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\nv = f(2)\n"
     _, ns, log = run(source, first_line=20)
-    assert ns["v"] == 3
-    assert log.count(("check",)) == 3
-    assert [e for e in log if e[0] == "stmt"] == [("stmt", 20), ("stmt", 25)]
+    assert ns["v"] == 1
+    log = [e for e in log if not e[0].startswith("update")]
+    assert log == [
+        ("stmt", 20), ("stmt", 25),  # the def, the call
+        ("fstmt", 21), ("fstmt", 22),  # t = 0, the loop
+        ("fiter", 22, 23), ("fiter", 22, 23),  # each iteration (loop named by its line)
+        ("fend", 22), ("fstmt", 24),  # the loop's end, return
+    ]
+
+
+def test_a_function_loop_ending_by_return_or_exception_still_ends():
+    source = (
+        "def f():\n    for i in range(5):\n        if i == 1:\n            return i\n"
+        "def g():\n    for i in range(5):\n        raise KeyError(i)\n"
+        "a = f()\ntry:\n    g()\nexcept KeyError:\n    b = 1\n"
+    )
+    _, ns, log = run(source)
+    ends = [e for e in log if e[0] in ("fend", "fabort")]
+    assert ends == [("fend", 2), ("fabort", 6), ("fend", 6)] and ns["a"] == 1 and ns["b"] == 1
+
+
+def test_only_top_level_functions_have_iteration_points():
+    source = (
+        "class M:\n    \"doc\"\n    def forward(self, x):\n        for i in range(2):\n            x += 1\n        return x\n"
+        "    for k in range(2):\n        pass\n"
+        "def outer():\n    def inner():\n        for j in range(2):\n            pass\n    inner()\n"
+        "def batches():\n    for b in range(2):\n        yield b\n"
+        "y = M().forward(0)\nouter()\nlist(batches())\n"
+    )
+    _, ns, log = run(source)
+    assert ns["y"] == 2 and ns["M"].__doc__ == "doc"  # the docstring stays a docstring
+    assert [e for e in log if e[0] in ("fiter", "fend")] == []  # methods, nested functions, generators
+    assert log.count(("check",)) == 2  # the class body's own loop
+    assert ("fstmt", 5) in log and ("fstmt", 11) in log and ("fstmt", 16) in log
 
 
 def test_tracebacks_name_the_lesson_file_and_line():

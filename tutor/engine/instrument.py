@@ -18,9 +18,24 @@ namespace (all start with `__tutor_`, so snapshots and learners never see them):
 - `__tutor_loop_end__(loop)` right after each top-level loop, so the runner can
   record the last iteration (`break` lands there too; `continue` reaches the next
   iteration point, which records the previous iteration).
-- `__tutor_check__()` at the start of loop bodies inside functions defined in the
-  cell: not a pause point (function bodies run from anywhere, even from torch's
-  module call machinery), only a cancel check so `close()` stays prompt.
+- Functions defined in the cell (`def train(...)`, methods like `forward`, nested
+  `def`s) get the same treatment with their own hooks, which also tell the runner
+  the function's frame (its locals are shown first, the cost and lr are looked up
+  there, the status line says `train() ← cell 5`): `__tutor_fpause__(line)` before
+  every statement of their bodies; `__tutor_fiter__(loop, line)` at each iteration of
+  a top-level loop of a function defined at the cell's top level (not a generator:
+  its loop runs inside whoever iterates it), with `__tutor_floop__(loop, iterable)`
+  around its iterable and the loop wrapped in `try: ... except BaseException:
+  __tutor_floop_abort__(loop); raise finally: __tutor_floop_end__(loop)`, because a
+  function's loop also ends by `return` or by an exception caught by its caller. The
+  loop number of a function loop is its lesson-file line (unique in the lesson); the
+  runner makes such a loop the steppable one only when no other steppable loop is
+  running (inside a cell's `for epoch ...:` a function's batch loop is statements).
+  A parameter named like the lesson's lr gets `lr = __tutor_lr__(lr)` as the
+  function's first statement. Library code is never rewritten, so never entered.
+- `__tutor_check__()` at the start of loop bodies inside class bodies (code that
+  runs at class definition): not a pause point, only a cancel check so `close()`
+  stays prompt.
 - `lr = expr` (the lesson's learning-rate name) at the cell's own scope becomes
   `lr = __tutor_lr__(expr)`, which yields the learner's override.
 - A hand-written update at the cell's own scope, `T -= expr` or `T += expr` where
@@ -54,8 +69,14 @@ LR = "__tutor_lr__"
 ECHO = "__tutor_echo__"
 UPDATE = "__tutor_update__"
 UPDATED = "__tutor_updated__"
+FPAUSE = "__tutor_fpause__"
+FITER = "__tutor_fiter__"
+FLOOP = "__tutor_floop__"
+FLOOP_END = "__tutor_floop_end__"
+FLOOP_ABORT = "__tutor_floop_abort__"
 
-HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, CHECK, LR, ECHO, UPDATE, UPDATED)
+HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, CHECK, LR, ECHO, UPDATE, UPDATED,
+              FPAUSE, FITER, FLOOP, FLOOP_END, FLOOP_ABORT)
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -157,7 +178,7 @@ class _Rewriter:
     def rewrite_children(self, stmt: ast.stmt, first_body_iter: ast.Constant | None = None) -> None:
         """Rewrite one statement of the cell's scope: lr assignments, nested blocks."""
         if isinstance(stmt, _SCOPES):
-            _FunctionLoopChecks().visit(stmt)
+            _Functions(self).scope(stmt, top=True)
             return
         self.rewrite_lr(stmt)
         if isinstance(stmt, _LOOPS):
@@ -210,14 +231,135 @@ def _load(node: ast.expr) -> ast.expr:
     return node
 
 
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class _Functions:
+    """Pause points inside the bodies of functions defined in a cell (see above)."""
+
+    def __init__(self, cell: "_Rewriter") -> None:
+        self.cell = cell
+
+    def scope(self, node: ast.AST, top: bool) -> None:
+        if isinstance(node, _FUNCTIONS):
+            self.function(node, steppable=top and not _is_generator(node))
+        elif isinstance(node, ast.ClassDef):
+            _FunctionLoopChecks().visit_body(node.body)
+            for stmt in node.body:
+                self.nested(stmt)
+
+    def nested(self, node: ast.AST) -> None:
+        """Functions and classes anywhere inside a class body or a function body."""
+        if isinstance(node, _FUNCTIONS):
+            self.function(node, steppable=False)
+        elif isinstance(node, ast.ClassDef):
+            self.scope(node, top=False)
+
+    def function(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, steppable: bool) -> None:
+        body = fn.body
+        docstring = []
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            docstring, body = body[:1], body[1:]
+        new = self.block(body, steppable=steppable) if body else []
+        lr_name = self.cell.lr_name
+        args = fn.args
+        params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+        if lr_name in params and new:
+            where = body[0]
+            take = ast.copy_location(
+                ast.Assign(targets=[ast.Name(id=lr_name, ctx=ast.Store())],
+                           value=_call(LR, ast.Name(id=lr_name, ctx=ast.Load()))), where)
+            new.insert(0, take)
+        fn.body = docstring + new if (docstring or new) else fn.body
+
+    def block(self, stmts: list[ast.stmt], steppable: bool = False,
+              iter_loop: ast.Constant | None = None) -> list[ast.stmt]:
+        cell = self.cell
+        new: list[ast.stmt] = []
+        for i, stmt in enumerate(stmts):
+            line = cell.file_line(stmt)
+            if i == 0 and iter_loop is not None:
+                new.append(_stmt_call(FITER, stmt, iter_loop, line))
+            else:
+                new.append(_stmt_call(FPAUSE, stmt, line))
+            wrap = cell.update_calls(stmt)
+            if wrap is not None:
+                new.extend((wrap[0], stmt, wrap[1]))
+                continue
+            if steppable and isinstance(stmt, _LOOPS):
+                new.append(self.steppable_loop(stmt, line))
+                continue
+            self.children(stmt)
+            new.append(stmt)
+        return new
+
+    def steppable_loop(self, loop: ast.For | ast.AsyncFor | ast.While, line: ast.Constant) -> ast.stmt:
+        loop.body = self.block(loop.body, iter_loop=line)
+        loop.orelse = self.block(loop.orelse)
+        if isinstance(loop, (ast.For, ast.AsyncFor)):
+            loop.iter = ast.copy_location(_call(FLOOP, line, loop.iter), loop.iter)
+        abort = ast.ExceptHandler(
+            type=ast.Name(id="BaseException", ctx=ast.Load()), name=None,
+            body=[_stmt_call(FLOOP_ABORT, loop, line), ast.Raise(exc=None, cause=None)],
+        )
+        wrapped = ast.Try(body=[loop], handlers=[abort], orelse=[],
+                          finalbody=[_stmt_call(FLOOP_END, loop, line)])
+        return ast.copy_location(wrapped, loop)
+
+    def children(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, (*_FUNCTIONS, ast.ClassDef)):
+            self.nested(stmt)
+            return
+        self.cell.rewrite_lr(stmt)
+        if isinstance(stmt, _LOOPS):
+            stmt.body = self.block(stmt.body)
+            stmt.orelse = self.block(stmt.orelse)
+        elif isinstance(stmt, ast.If):
+            stmt.body = self.block(stmt.body)
+            stmt.orelse = self.block(stmt.orelse)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            stmt.body = self.block(stmt.body)
+        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            stmt.body = self.block(stmt.body)
+            for handler in stmt.handlers:
+                handler.body = self.block(handler.body)
+            stmt.orelse = self.block(stmt.orelse)
+            stmt.finalbody = self.block(stmt.finalbody)
+        elif isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                case.body = self.block(case.body)
+
+
+def _is_generator(fn: ast.AST) -> bool:
+    """`yield` in the function's own body (not in a nested function or lambda)."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(node, (*_SCOPES,)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
 class _FunctionLoopChecks(ast.NodeVisitor):
-    """Inside functions and classes: a cancel check at the start of every loop body."""
+    """Inside class bodies: a cancel check at the start of every loop body."""
 
     def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
         self.generic_visit(node)
         node.body.insert(0, _stmt_call(CHECK, node.body[0]))
 
     visit_For = visit_AsyncFor = visit_While = _loop
+
+    def visit_FunctionDef(self, node: ast.AST) -> None:
+        """Function bodies get pause points instead (`_Functions`)."""
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_body(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.visit(stmt)
 
 
 def _ends_with_semicolon(stmt: ast.stmt, source: str) -> bool:

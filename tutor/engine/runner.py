@@ -37,6 +37,7 @@ import builtins
 import ctypes
 import io
 import math
+import os
 import random
 import sys
 import threading
@@ -51,10 +52,11 @@ from typing import Any, Callable
 from tutor.engine import events as ev
 from tutor.engine import workdir
 from tutor.engine.instrument import (
-    CHECK, ECHO, ITER, LOOP, LOOP_END, LR, PAUSE, UPDATE, UPDATED, InstrumentedCell, instrument,
+    CHECK, ECHO, FITER, FLOOP, FLOOP_ABORT, FLOOP_END, FPAUSE, ITER, LOOP, LOOP_END, LR, PAUSE,
+    UPDATE, UPDATED, InstrumentedCell, instrument,
 )
 from tutor.engine.lesson import Cell, Lesson, Text
-from tutor.engine.state import BackwardGraph, CostPoint, ErrorInfo, RunState
+from tutor.engine.state import BackwardGraph, CostPoint, ErrorInfo, Frame, RunState
 
 PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
@@ -93,6 +95,21 @@ DIVERGENCE_HINT = Text(
 
 # Run modes: where the worker stops next (TO_CELL: at the end of cell `target_cell`).
 FREE, STMT, ITER_MODE, GOTO, TO_CELL = range(5)
+
+
+_in_fork_child = False
+
+
+def _forked() -> None:
+    """A process forked from the lesson's (a DataLoader worker running a Dataset
+    defined in the lesson): its pause points must not wait for commands nobody
+    sends there."""
+    global _in_fork_child
+    _in_fork_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class _Cancelled(BaseException):
@@ -187,7 +204,10 @@ class _Run:
         self.status = "running"
         self.cell: int | None = None
         self.line: int | None = None
-        self.loop_key: tuple[int, int] | None = None
+        self.loop_key: tuple[Any, int] | None = None  # (cell, n) or ("def", loop's line)
+        # The frame of the lesson-defined function whose pause point was passed last
+        # (None: the cell's own code): its locals come first (instrument.py).
+        self.frame: Any = None
         self.iteration: int | None = None
         self.steps = 0
         self.costs: list[CostPoint] = []
@@ -265,6 +285,7 @@ class _Run:
                 return
         self.finished = True
         self.status = "done"
+        self.frame = None
         replayed, self.replaying = self.replaying, False  # a replay past the end: publish
         self.line = None
         self.publish(snapshot=True)
@@ -276,7 +297,7 @@ class _Run:
         cells = self.lesson.runnable_cells
         for n, cell in enumerate(cells):
             self.cell, self.line = cell.index, cell.line
-            self.loop_key = self.iteration = None
+            self.loop_key = self.iteration = self.frame = None
             self.outputs.setdefault(cell.index, _Capture())
             self.emit(ev.CellStarted(cell=cell.index, line=cell.line))
             try:
@@ -288,7 +309,7 @@ class _Run:
                 return False
             self.cells_done.append(cell.index)
             if n < len(cells) - 1:
-                self.loop_key = self.iteration = None
+                self.loop_key = self.iteration = self.frame = None
                 self.cell_end_hook()
         return True
 
@@ -306,6 +327,11 @@ class _Run:
             CHECK: self.check_hook,
             LR: self.lr_hook,
             ECHO: self.echo_hook,
+            FPAUSE: self.fpause_hook,
+            FITER: self.fiter_hook,
+            FLOOP: self.floop_hook,
+            FLOOP_END: self.floop_end_hook,
+            FLOOP_ABORT: self.floop_abort_hook,
             UPDATE: self.update_hook,
             UPDATED: self.updated_hook,
         }
@@ -387,7 +413,8 @@ class _Run:
         if self.cancel:
             raise _Cancelled()
 
-    def pause_hook(self, line: int) -> None:
+    def pause_hook(self, line: int, frame: Any = None) -> None:
+        self.frame = frame
         p = self.points
         self.points = p + 1
         self.line = line
@@ -411,15 +438,17 @@ class _Run:
         if p >= self.next_change:
             self.lr_step(p)
 
-    def iter_hook(self, loop: int, line: int) -> None:
-        key = (self.cell, loop)
+    def iter_hook(self, loop: int, line: int, frame: Any = None, key: Any = None) -> None:
+        self.frame = frame
+        if key is None:
+            key = (self.cell, loop)
         if self.loop_key == key:
             self.record(self.iteration)
             self.iteration += 1
         else:
             self.loop_key = key
             self.iteration = 0
-        if self.landscape is not None:
+        if self.landscape is not None and frame is None:  # a cell's own loop (its plan reads the cell)
             self.landscape.at_iteration(self.ns, self.cell, loop)
         p = self.points
         self.points = p + 1
@@ -461,6 +490,102 @@ class _Run:
         if type(iterable) in (range, list, tuple):  # len() of these runs no lesson code
             self.tail_from = len(iterable) - TAIL_POINTS
         return iterable
+
+    # --- the same inside functions defined in lesson cells ------------------------
+
+    def fpause_hook(self, line: int) -> None:
+        if _in_fork_child:
+            return
+        self.pause_hook(line, sys._getframe(1))
+
+    def fiter_hook(self, loop: int, line: int) -> None:
+        """An iteration of a function's loop: the steppable loop unless another one
+        runs already (then its iterations are statement points)."""
+        if _in_fork_child:
+            return
+        key = ("def", loop)
+        current = self.loop_key
+        if current is None or current == key:
+            self.iter_hook(loop, line, sys._getframe(1), key)
+        else:
+            self.pause_hook(line, sys._getframe(1))
+
+    def floop_hook(self, loop: int, iterable: Any) -> Any:
+        if self.loop_key is None and not _in_fork_child:
+            return self.loop_hook(loop, iterable)
+        return iterable
+
+    def floop_end_hook(self, loop: int) -> None:
+        if _in_fork_child or self.loop_key != ("def", loop):
+            return
+        if not self.cancel:
+            self.frame = sys._getframe(1)
+            self.record(self.iteration)
+        self.loop_key = self.iteration = None
+        self.tail_from = NO_TAIL
+
+    def floop_abort_hook(self, loop: int) -> None:
+        """The loop ends by an exception: no record of a half iteration."""
+        if self.loop_key == ("def", loop):
+            self.loop_key = self.iteration = None
+            self.tail_from = NO_TAIL
+
+    def scope(self) -> dict[str, Any]:
+        """The names lesson code sees where it is: the function's locals first, then
+        the namespace (a local hides a global of the same name)."""
+        frame = self.frame
+        if frame is None:
+            return self.ns
+        try:
+            local = frame.f_locals
+        except Exception:  # a frame that is gone
+            return self.ns
+        merged = dict(local)
+        for name, value in self.ns.items():
+            if name not in merged:
+                merged[name] = value
+        return merged
+
+    def take_snapshot(self, snapshotter: Any) -> tuple:
+        local = self.frame_locals()
+        return snapshotter.take(self.ns) if local is None else snapshotter.take(self.ns, local=local)
+
+    def frame_locals(self) -> dict[str, Any] | None:
+        frame = self.frame
+        if frame is None:
+            return None
+        try:
+            return frame.f_locals
+        except Exception:
+            return None
+
+    def where(self) -> Frame | None:
+        """The function the run is in and the cell line that called it (from the
+        lesson's own frames only; library frames in between are skipped)."""
+        frame = self.frame
+        if frame is None:
+            return None
+        code = frame.f_code
+        name = getattr(code, "co_qualname", code.co_name)
+        call_line = None
+        outer = frame.f_back
+        while outer is not None:
+            if outer.f_code.co_filename == self.path and outer.f_code.co_name == "<module>":
+                call_line = outer.f_lineno
+                break
+            outer = outer.f_back
+        return Frame(function=name, line=frame.f_lineno, call_cell=self.cell, call_line=call_line)
+
+    def _set_local(self, name: str, value: Any) -> None:
+        """Give the paused function's local `name` a new value (the lr override)."""
+        frame = self.frame
+        local = frame.f_locals
+        local[name] = value
+        if isinstance(local, dict):  # before Python 3.13: copy the dict back
+            try:
+                ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
+            except AttributeError:
+                pass
 
     def loop_end_hook(self, loop: int) -> None:
         if self.loop_key == (self.cell, loop):
@@ -593,6 +718,9 @@ class _Run:
         if override is None:  # restore once, then stop paying for this
             if self.lesson_lr is not None and _is_number(ns.get(name)):
                 ns[name] = self.lesson_lr
+            if self.frame is not None and self.lesson_lr is not None \
+                    and _is_number(self.frame.f_locals.get(name)):
+                self._set_local(name, self.lesson_lr)
             for opt, lrs in self.opt_original.values():
                 for group, lr in zip(opt.param_groups, lrs):
                     group["lr"] = lr
@@ -603,7 +731,14 @@ class _Run:
         if current is not None and current != override and _is_number(current):
             ns[name] = override
         optimizer_cls = self._optimizer_cls
-        for value in ns.values():
+        values = list(ns.values())
+        if self.frame is not None:
+            local = self.frame.f_locals
+            current = local.get(name)
+            if current is not None and current != override and _is_number(current):
+                self._set_local(name, override)
+            values += local.values()
+        for value in values:
             if isinstance(value, optimizer_cls):
                 groups = value.param_groups
                 if id(value) not in self.opt_original:
@@ -625,20 +760,21 @@ class _Run:
         override = self.override
         if override is not None:
             return override
-        for value in self.ns.values():
+        ns = self.scope()
+        for value in ns.values():
             if isinstance(value, self._optimizer_cls):
                 try:
                     return float(value.param_groups[0]["lr"])
                 except (IndexError, KeyError, TypeError, ValueError):
                     break
-        current = self.ns.get(self.lesson.lr_name)
+        current = ns.get(self.lesson.lr_name)
         if _is_number(current):
             return float(current)
         return self.lesson_lr
 
     def current_cost(self) -> float | None:
         name = self.lesson.cost_name
-        ns = self.ns
+        ns = self.scope()
         if name is None:
             name = "cost" if "cost" in ns else "loss"
         value = ns.get(name)
@@ -676,10 +812,11 @@ class _Run:
                 from tutor.engine.inspection import optimizer_views, optimizers_in
                 from tutor.engine.snapshot import named_tensors, plain_snapshot
 
-                tensors = plain_snapshot(self.ns)
-                found = optimizers_in(self.ns, self._seen_optimizers())
+                local = self.frame_locals()
+                tensors = plain_snapshot(self.ns, local)
+                found = optimizers_in(self.scope(), self._seen_optimizers())
                 if found:
-                    names = {id(t): name for name, t, _ in named_tensors(self.ns)}
+                    names = {id(t): name for name, t, _ in named_tensors(self.ns, local)}
                     views = optimizer_views(found[:1], names)
                     optimizer = views[0] if views else None
             self.emit(ev.Iteration(cell=self.cell, iteration=iteration, lr=lr, cost=cost,
@@ -709,7 +846,7 @@ class _Run:
                     self.mode = STMT
             self.status = "paused"
             if silent:  # the runner already shows this point (from its history)
-                self.runner._snapshotter.take(self.ns)  # "changed since" counts from here
+                self.take_snapshot(self.runner._snapshotter)  # "changed since" counts from here
                 self.runner._refresh_inspected(self)  # kept while another tensor was inspected
             else:
                 shown = self.publish(snapshot=True, index=index)
@@ -768,7 +905,7 @@ class _Run:
         current = runner.state
         if snapshot and self.ns:
             snapshotter = runner._snapshotter
-            tensors = snapshotter.take(self.ns)
+            tensors = self.take_snapshot(snapshotter)
             updates, optimizers = self.extras(snapshotter.names)
             inspected = self.inspected(runner._inspect, snapshotter)
         else:
@@ -806,6 +943,7 @@ class _Run:
             error=self.error,
             hint=self.hint,
             finished=self.finished,
+            frame=self.where(),
             updates=updates,
             optimizers=optimizers,
             inspected=inspected,
@@ -821,7 +959,7 @@ class _Run:
         the recorder's version, so unchanged ones are reused between states."""
         from tutor.engine.inspection import optimizer_views, optimizers_in
 
-        found = optimizers_in(self.ns, self._seen_optimizers())
+        found = optimizers_in(self.scope(), self._seen_optimizers())
         version = -1 if self.recorder is None else self.recorder.version
         lrs = tuple(o.param_groups[0].get("lr") if o.param_groups else None for _, o in found)
         key = (version, tuple(id(o) for _, o in found), lrs, tuple(names.items()))
@@ -842,7 +980,8 @@ class _Run:
 
         previous = snapshotter.earlier(name)
         try:
-            return inspect(self.ns, name, previous, optimizers_in(self.ns, self._seen_optimizers()))
+            scope = self.scope()
+            return inspect(scope, name, previous, optimizers_in(scope, self._seen_optimizers()))
         except Exception:  # an odd tensor: the inspector says it has nothing to show
             return None
 

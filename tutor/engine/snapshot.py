@@ -23,8 +23,17 @@ from tutor.engine.state import SMALL_TENSOR as SMALL
 from tutor.engine.state import TensorView
 
 
-def named_tensors(namespace: dict[str, Any]) -> list[tuple[str, torch.Tensor, bool]]:
-    """(name, tensor, is_parameter) in display order: parameters first."""
+def named_tensors(namespace: dict[str, Any], local: dict[str, Any] | None = None) -> list[tuple[str, torch.Tensor, bool]]:
+    """(name, tensor, is_parameter) in display order: parameters first. With `local`
+    (the locals of the lesson function the run is paused in), its tensors come first,
+    then the namespace's, except those a local of the same name hides."""
+    if local:
+        first = named_tensors(local)
+        seen_ids = {id(t) for _, t, _ in first}
+        hidden = set(local)
+        rest = [item for item in named_tensors(namespace)
+                if id(item[1]) not in seen_ids and item[0].split(".", 1)[0] not in hidden]
+        return first + rest
     params: list[tuple[str, torch.Tensor, bool]] = []
     leaves: list[tuple[str, torch.Tensor, bool]] = []
     others: list[tuple[str, torch.Tensor, bool]] = []
@@ -157,13 +166,14 @@ class Snapshotter:
         """(value, grad) of `name` at the pause before the last snapshot's."""
         return self._earlier.get(name)
 
-    def take(self, namespace: dict[str, Any], remember: bool = True) -> tuple[TensorView, ...]:
+    def take(self, namespace: dict[str, Any], remember: bool = True,
+             local: dict[str, Any] | None = None) -> tuple[TensorView, ...]:
         views = []
         current: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         shown: dict[str, TensorView] = {}
         names: dict[int, str] = {}
         with torch.no_grad():
-            for name, t, is_param in named_tensors(namespace):
+            for name, t, is_param in named_tensors(namespace, local):
                 names[id(t)] = name
                 try:
                     made = view(name, t, is_param, self._previous.get(name))
@@ -184,11 +194,11 @@ class Snapshotter:
         return tuple(views)
 
 
-def plain_snapshot(namespace: dict[str, Any]) -> tuple[TensorView, ...]:
+def plain_snapshot(namespace: dict[str, Any], local: dict[str, Any] | None = None) -> tuple[TensorView, ...]:
     """A snapshot with no memory of earlier pauses (JSONL iteration events)."""
     views = []
     with torch.no_grad():
-        for name, t, is_param in named_tensors(namespace):
+        for name, t, is_param in named_tensors(namespace, local):
             try:
                 views.append(view(name, t, is_param))
             except Exception:

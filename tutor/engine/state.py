@@ -256,6 +256,19 @@ class BackwardGraph:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """Where a run paused inside a function defined in the lesson (`train() ← cell 5`
+    in the status line, worded by the UI): the function's qualified name, the line
+    in it, and the cell and cell line that called it (None: not called from a cell's
+    own code, e.g. by a library)."""
+
+    function: str
+    line: int | None
+    call_cell: int | None
+    call_line: int | None
+
+
+@dataclass(frozen=True)
 class RunState:
     status: Status = "idle"
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
@@ -288,3 +301,5 @@ class RunState:
     landscape: Landscape | None = None
     landscape_problem: str | None = None
     backward: BackwardGraph | None = None  # the last backward() captured (autograd_graph.py)
+    # Paused inside a function defined in the lesson (None: in a cell's own code).
+    frame: Frame | None = None
