@@ -93,7 +93,7 @@ trained = train(2)
     lesson = make_lesson([source])
     runner = Runner(lesson)
     try:
-        runner.next()
+        runner.run()  # (`n` now stops at each epoch inside train(): run to the end)
         graph = runner.wait(TIMEOUT).backward
         assert graph.number == 2
         assert [(n.op, n.name) for n in graph.nodes] == [

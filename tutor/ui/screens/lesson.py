@@ -214,6 +214,7 @@ class LessonScreen(Screen):
             state.lr if state.lr is not None else state.lr_override,
             state.cost,
             session.status(state),
+            state.frame.function if state.frame is not None else None,  # train() ← cell 3
         )
         self._render_prose()
         now = time.monotonic()

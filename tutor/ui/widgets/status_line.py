@@ -35,7 +35,7 @@ class StatusLine(Static):
         self.lang = lang
         key, self._key = self._key, None
         if key is not None:
-            self.show(*key[:-1])
+            self.show(*key[:-1])  # the same values, worded in the new language
 
     def show(
         self,
@@ -45,8 +45,11 @@ class StatusLine(Static):
         lr: float | None,
         cost: float | None,
         status: str,
+        function: str | None = None,
     ) -> None:
-        key = (section, cell, iteration, lr, cost, status, self.lang)
+        """`function`: paused inside this lesson-defined function, called from `cell`
+        (shown as `train() ← cell 5`)."""
+        key = (section, cell, iteration, lr, cost, status, function, self.lang)
         if key == self._key:
             return
         self._key = key
@@ -54,6 +57,9 @@ class StatusLine(Static):
         dim = self.get_component_rich_style("status-line--dim")
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(section + "  ")
+        if function is not None:
+            text.append(f"{function}() ", "bold")
+            text.append("← ", dim)
         text.append(f"{t('status.cell', lang)} ", dim)
         text.append("-" if cell is None else str(cell))
         text.append(f"  {t('status.iter', lang)} ", dim)

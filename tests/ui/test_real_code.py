@@ -1,0 +1,73 @@
+"""The app on real notebook-style code: a training loop inside `def train(...)`.
+
+`n` steps the epochs inside the function; the status line says where
+(`train() ← cell 3`), and the tensor table lists the function's locals first.
+"""
+
+from __future__ import annotations
+
+from tests.ui.conftest import open_lesson, press_and_settle
+
+FUNCTION_LESSON = """\
+---
+id: fn-train
+title:
+  en: Training in a function
+  ko: 함수 안의 학습
+---
+
+## Train | 학습
+
+::: en
+A training loop inside a function.
+:::
+::: ko
+함수 안의 학습 루프입니다.
+:::
+
+```python
+import torch
+x_train = torch.FloatTensor([[1.0], [2.0], [3.0]])
+y_train = torch.FloatTensor([[2.0], [4.0], [6.0]])
+```
+
+```python
+def train(x, y, epochs, lr=0.05):
+    W = torch.zeros(1, requires_grad=True)
+    for epoch in range(epochs):
+        cost = torch.mean((x * W - y) ** 2)
+        cost.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+    return W
+```
+
+```python
+W_final = train(x_train, y_train, 4)
+print(W_final)
+```
+"""
+
+
+async def test_status_line_says_which_function_and_cell(make_app, tmp_path):
+    lessons = tmp_path / "real"
+    lessons.mkdir()
+    (lessons / "01-fn.md").write_text(FUNCTION_LESSON, encoding="utf-8")
+    app = make_app(lesson="fn-train", lessons=lessons)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await press_and_settle(pilot, screen, "n", "n", "n", "n")
+        state = screen.runner.state
+        assert (state.cell, state.iteration, state.frame.function) == (2, 1, "train")
+        status = screen.query_one("#status").render().plain
+        assert "train() ← cell 3" in status and "iter 1" in status
+        table = screen.query_one("TensorTable")
+        assert [v.name for v in state.tensors][:2] == ["W", "x"]  # the function's locals first
+        assert table is not None
+        await press_and_settle(pilot, screen, "b")
+        assert screen.runner.state.iteration == 0
+        await press_and_settle(pilot, screen, "space")
+        state = screen.runner.state
+        assert state.status == "done" and state.frame is None
+        assert "train()" not in screen.query_one("#status").render().plain
