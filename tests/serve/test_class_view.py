@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+
+import pytest
 
 from tutor import cli
 from tutor.engine import loader
@@ -93,3 +96,14 @@ async def test_class_screen_shows_both_learners_in_both_languages(tmp_path):
         await pilot.pause()
         assert str(table.get_row_at(1)[2]) == "1"
     assert [s.name for s in read_class(state, lessons)] == ["kim", "lee"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_class_screen_snapshot(snap_compare, tmp_path, monkeypatch, lang):
+    """80x24 in both languages (a relative state path and a fixed clock keep it stable)."""
+    lessons_dir = _lessons(tmp_path)
+    _two_learners(tmp_path, lessons_dir)
+    monkeypatch.chdir(tmp_path)
+    lessons, _ = loader.discover(lessons_dir)
+    app = ClassApp(Path("state"), lessons, lang=lang, now=lambda: NOW)
+    assert snap_compare(app, terminal_size=(80, 24))
