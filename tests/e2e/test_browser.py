@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.serve.serving import PASSWORD, children, served, wait_for, write_class
+from tests.serve.serving import PASSWORD, children, served, write_class
 
 from .sshd import SshdUnavailable, apt_install
 
@@ -70,6 +70,17 @@ def test_a_learner_logs_in_steps_a_lesson_and_their_state_file_holds_it(tmp_path
                     payload if isinstance(payload, bytes) else payload.encode()))
 
             page.on("websocket", on_socket)
+
+            def until(predicate, timeout: float) -> bool:
+                """wait_for that lets playwright deliver events meanwhile (its sync API
+                runs callbacks only inside its own calls, never during time.sleep)."""
+                end = time.monotonic() + timeout
+                while not predicate():
+                    if time.monotonic() > end:
+                        return False
+                    page.wait_for_timeout(50)
+                return True
+
             page.goto(f"{srv.url}/")
             assert urlsplit(page.url).path == "/login"  # nothing before a login
             assert children(srv.process.pid) == []
@@ -79,23 +90,24 @@ def test_a_learner_logs_in_steps_a_lesson_and_their_state_file_holds_it(tmp_path
             page.wait_for_selector("body.-first-byte", timeout=30_000)
             size = parse_qs(urlsplit(sockets[0]).query)
             assert int(size["width"][0]) >= 80 and int(size["height"][0]) >= 24
-            assert wait_for(lambda: b"Tiny web lesson" in screen, 20)  # the picker
+            assert until(lambda: b"Tiny web lesson" in screen, 20)  # the picker
             assert len(children(srv.process.pid)) == 1
 
             page.locator(".xterm-helper-textarea").focus()
             page.keyboard.press("Enter")  # open the (only) lesson
-            assert wait_for(lambda: _progress(progress).get("last_lesson") == "web-tiny", 30)
+            assert until(lambda: _progress(progress).get("last_lesson") == "web-tiny", 30)
             page.keyboard.press("n")  # run the first cell (section 1)
-            assert wait_for(lambda: _progress(progress).get("lessons", {}).get(
+            assert until(lambda: _progress(progress).get("lessons", {}).get(
                 "web-tiny", {}).get("position", {}).get("section") == 1, 20)
             for _ in range(3):  # into the loop (section 2), two more epochs
                 page.keyboard.press("n")
-                time.sleep(0.2)
-            assert wait_for(lambda: _progress(progress)["lessons"]["web-tiny"]["position"]
+                page.wait_for_timeout(200)
+            assert until(lambda: _progress(progress)["lessons"]["web-tiny"]["position"]
                             == {"section": 2, "cell": 1}, 20)
-            page.keyboard.press("q")  # back to the picker: the position is saved on leaving
             saved_at = _progress(progress).get("last_activity")
-            assert wait_for(lambda: _progress(progress).get("last_activity") != saved_at, 20)
+            page.wait_for_timeout(200)  # last_activity has a resolution of 0.1 s
+            page.keyboard.press("q")  # back to the picker: the position is saved on leaving
+            assert until(lambda: _progress(progress).get("last_activity") != saved_at, 20)
         finally:
             browser.close()
     data = _progress(progress)
