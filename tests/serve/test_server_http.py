@@ -160,14 +160,21 @@ async def test_a_session_is_the_learners_own_limited_and_closed_when_idle(tmp_pa
             assert children(srv.process.pid) == []
 
 
-async def test_every_app_process_ends_with_the_server_even_on_sigkill(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+async def test_every_app_process_ends_with_the_server(tmp_path, sig):
     lessons, _users = write_class(tmp_path)
     with served(tmp_path, "--lessons", str(lessons)) as srv:  # loopback, no logins
+        if sig == signal.SIGTERM:  # the port is taken: one line, exit 2
+            code, err = _serve_exit(tmp_path, "--port", str(srv.port))
+            assert code == 2 and err.startswith(f"tutor: error: cannot listen on 127.0.0.1:{srv.port}")
         async with aiohttp.ClientSession() as client:
-            ws = await client.ws_connect(f"{srv.url}/ws", headers={"Origin": srv.url})
+            ws = await client.ws_connect(f"{srv.url}/ws?width=40&height=10",
+                                         headers={"Origin": srv.url})
             assert b"\x1b[" in await _first_bytes(ws)
             [app] = children(srv.process.pid)
+            environ = open(f"/proc/{app}/environ", "rb").read().split(b"\0")
+            assert b"COLUMNS=80" in environ and b"ROWS=24" in environ  # never below 80x24
             assert group(app)
-            srv.process.send_signal(signal.SIGKILL)
-            srv.process.wait(10)
+            srv.process.send_signal(sig)
+            srv.process.wait(15)
             assert wait_for(lambda: group(app) == [], 10), group(app)

@@ -140,9 +140,25 @@ class TutorServer(Server):
         logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(message)s")
 
     async def on_startup(self, app: web.Application) -> None:
+        """Nothing to print yet: the port is bound after this (see serve())."""
+
+    def _announce(self, _message: str) -> None:
         where = f"http://{self.host}:{self.port}"
         logins = "with logins" if self.auth else "without logins (loopback only)"
         print(f"tutor serve: {where} {logins}; Ctrl+C stops it", flush=True)
+
+    def serve(self, debug: bool = False) -> None:
+        """Run until SIGINT/SIGTERM; then every session's processes are ended.
+
+        As textual-serve's serve(), but the line saying where it listens is printed
+        once the port is bound (aiohttp's `print` hook), never before a bind fails."""
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_exit)
+        web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False,
+                    loop=loop, print=self._announce)
 
     async def on_shutdown(self, app: web.Application) -> None:
         await asyncio.gather(*(a.stop() for a in list(self.apps)), return_exceptions=True)
