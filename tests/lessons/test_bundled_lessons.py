@@ -46,6 +46,7 @@ ORDER = [
     "logistic-regression",
     "softmax-cross-entropy",
     "softmax-classifier",
+    "optimizers",
 ]
 
 # Lesson id -> strings the seed notebooks printed (formatted as the lesson prints them).

@@ -36,3 +36,46 @@ def test_lesson_mid_training_snapshot(snap_compare, make_app, lang):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(lesson="tiny-fit", lang=lang), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.fixture
+def momentum_lessons(lessons_dir):
+    from .test_inspector import MOMENTUM
+
+    (lessons_dir / "04-momentum.md").write_text(MOMENTUM, encoding="utf-8")
+    return lessons_dir
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_inspector_snapshot(snap_compare, make_app, momentum_lessons, lang):
+    """The inspector on a 3×3 W with momentum at iteration 2: value, grad and
+    momentum buffer side by side and below, the update written out, at 80x24."""
+    async def run_before(pilot) -> None:
+        from tutor.ui.screens.inspector import InspectorScreen
+
+        await engine_ready(pilot)
+        screen = pilot.app.screen
+        for key in ("n", "n", "n", "n"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: settled(screen), what=key)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectorScreen), what="inspector")
+        await wait_for(pilot, lambda: pilot.app.screen._shown is not None, what="W whole")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(lesson="momentum-3x3", lang=lang), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_step_view_snapshot(snap_compare, make_app, momentum_lessons, lang):
+    """The lesson screen after three momentum steps: the step strip writes out
+    W's update with its numbers under the panes."""
+    async def run_before(pilot) -> None:
+        await engine_ready(pilot)
+        screen = pilot.app.screen
+        for key in ("n", "n", "n", "n", "n"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: settled(screen), what=key)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(lesson="momentum-3x3", lang=lang), terminal_size=SIZE, run_before=run_before)

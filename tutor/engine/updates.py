@@ -422,7 +422,7 @@ def _manual(record: _Record, base: dict) -> UpdateView:
                 if value.numel() not in (1, min(K, record.param.numel())):
                     ok = False
                     break
-                num = value if value.numel() > 1 else float(value)
+                num = value  # a tensor stays one (a tuple in the view), a number a number
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 num = float(value)
             else:

@@ -39,6 +39,7 @@ from tutor.ui.widgets.output_pane import OutputPane
 from tutor.ui.widgets.prose import Prose
 from tutor.ui.widgets.status_line import StatusLine
 from tutor.ui.widgets.tensor_table import TensorTable
+from tutor.ui.widgets.update_view import StepView
 
 REFRESH_HZ = 15
 PLOT_MIN_INTERVAL = 0.5  # seconds between plot rebuilds while running
@@ -90,6 +91,7 @@ class LessonScreen(Screen):
         Binding("B", "backward_step", "backward", show=False, id="lesson.backward"),
         Binding("pagedown", "scroll_prose(1)", "text ↓", show=False, id="lesson.prose_down"),
         Binding("pageup", "scroll_prose(-1)", "text ↑", show=False, id="lesson.prose_up"),
+        Binding("i", "inspect", "inspect", show=False, id="lesson.inspect"),
         Binding("q,escape", "back", "back", id="lesson.back"),
     ]
 
@@ -168,6 +170,7 @@ class LessonScreen(Screen):
                     yield GraphView(lang, id="graph")
                 with VerticalScroll(id="tensor-pane", can_focus=False):
                     yield TensorTable(lang, id="tensors")
+        yield StepView(lang, id="step-view")
         yield LrField(lang, id="lr-field")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -224,6 +227,7 @@ class LessonScreen(Screen):
             self._render_code(state)
             self._render_output(state)
             self.query_one(TensorTable).show(state.tensors)
+            self.query_one(StepView).show(state.updates)
         if not running or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
             self._plot_built_at = now
             self.query_one(CostPlot).show(state.costs, state.lr_changes, session.previous_runs())
@@ -356,7 +360,7 @@ class LessonScreen(Screen):
         for widget in (self.query_one(StatusLine), self.query_one(TensorTable),
                        self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField),
                        self.query_one(LandscapeView),
-                       self.query_one(GraphView)):
+                       self.query_one(GraphView), self.query_one(StepView)):
             widget.set_lang(lang)
         self.query_one(CodeView).invalidate()
         chart = self.query_one(ChartPane)
@@ -521,6 +525,25 @@ class LessonScreen(Screen):
         if self.session.run_edited(index, source) and self.runner is not None:
             self.query_one(CodeView).invalidate()
             self.render_state(self.runner.state)
+
+    def action_inspect(self) -> None:
+        """The tensor inspector over this screen; n, s, b and space keep working there."""
+        from tutor.ui.screens.inspector import InspectorScreen
+
+        state = self._last_state
+        if self.runner is None:
+            self._notice("lesson.engine_busy")
+            return
+        if state is None or not state.tensors:
+            self._notice("inspector.nothing")
+            return
+        self.app.push_screen(InspectorScreen(self.session, self._inspected), self._inspector_closed)
+
+    _inspected: str | None = None  # the tensor the inspector showed last (opens there again)
+
+    def _inspector_closed(self, name: str | None) -> None:
+        self._inspected = name
+        self.rerender()
 
     def action_back(self) -> None:
         self.leave()
