@@ -104,10 +104,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "describe.lesson.prose_down": ("scroll the section text down", "절 본문 아래로"),
     "describe.lesson.prose_up": ("scroll the section text up", "절 본문 위로"),
     "describe.lesson.back": ("back to the lesson list", "강의 목록으로"),
-    "describe.lesson.inspect": (
-        "tensor inspector: one tensor whole (tab / shift+tab: next / previous; escape closes)",
-        "텐서 살펴보기: 텐서 하나를 통째로 (tab / shift+tab: 다음 / 이전 텐서, escape: 닫기)",
-    ),
+    "describe.lesson.inspect": ("tensor inspector: one tensor whole, live", "텐서 살펴보기: 텐서 하나를 통째로, 실시간으로"),
     "describe.inspector.next_tensor": ("inspect the next tensor", "다음 텐서 살펴보기"),
     "describe.inspector.prev_tensor": ("inspect the previous tensor", "이전 텐서 살펴보기"),
     "describe.inspector.next": (
