@@ -173,3 +173,36 @@ def test_graph_without_jsonl_is_a_usage_error(tmp_path, capsys):
     path.write_text(LESSON, encoding="utf-8")
     assert main(["run", str(path), "--graph"]) == 2
     assert "--graph needs --jsonl" in capsys.readouterr().err
+
+
+def test_preview_at_a_backward_line_and_of_the_cost_before_any_backward(make_lesson):
+    source = """
+import torch
+w = torch.tensor(2.0, requires_grad=True)
+cost = (3 * w) ** 2
+cost.backward()
+done = 1
+"""
+    lesson = make_lesson([source])
+    first = lesson.cells[0].line
+    runner = Runner(lesson)
+    try:
+        states = []
+        for _ in range(5):
+            runner.step()
+            states.append(runner.wait(TIMEOUT))
+        by_line = {s.line: s for s in states}
+        at_cost = by_line[first + 2]  # `cost = ...` about to run: no cost yet
+        assert at_cost.graph_preview is None
+        at_call = by_line[first + 3]  # cost.backward() about to run
+        preview = at_call.graph_preview
+        assert at_call.backward is None and preview.order == () and preview.number == 0
+        assert [(n.op, n.name) for n in preview.nodes] == [
+            ("PowBackward0", "cost"), ("MulBackward0", None), ("AccumulateGrad", "w")]
+        assert preview.nodes[0].value == 36.0 and preview.nodes[0].edges[0].local == 12.0  # 2·(3w)
+        assert all(n.grad is None for n in preview.nodes)  # nothing ran yet
+        after = by_line[first + 4]
+        assert after.backward.nodes[2].grad == 36.0  # d(3w)²/dw = 18w
+        assert after.graph_preview is None  # a backward ran: the view shows it
+    finally:
+        runner.close()

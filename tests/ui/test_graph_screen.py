@@ -78,6 +78,10 @@ async def test_B_at_backward_runs_it_then_steps_node_by_node(seed_app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _at_backward_call(pilot)
         assert screen.runner.state.backward is None  # not run yet
+        await pilot.press("v", "v")
+        await pilot.pause(0.1)
+        preview = _graph_text(screen)  # the graph of z before its backward() runs
+        assert "graph of z, before backward()" in preview and "∇" not in preview
         await pilot.press("B")
         await wait_for(pilot, lambda: screen.stepper.step == 0, what="the pass captured")
         assert screen.query_one("#chart").current == "graph"

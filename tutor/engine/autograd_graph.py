@@ -365,9 +365,40 @@ def capture(
     return graph, result
 
 
+def preview(
+    root: torch.Tensor,
+    *,
+    names: list[tuple[str, torch.Tensor]] | None = None,
+    owners: dict[int, str] | None = None,
+    module_types: dict[str, str] | None = None,
+    where: tuple[int | None, int | None, int | None] = (None, None, None),
+) -> BackwardGraph | None:
+    """The graph of `root` before any backward() runs on it: ops, edges, names,
+    values and local rules, but no gradients and no order (`number` 0). For the
+    view of "the tensor whose backward() is about to run" (and of the cost before
+    the first backward). Walks only; hooks nothing, runs nothing."""
+    if not isinstance(root, torch.Tensor) or root.grad_fn is None:
+        return None
+    try:
+        walked, _, root_ids = _walk((root,))
+        _inspect(walked, (root,))
+        return _graph(walked, [], root_ids, names or [], owners or {}, module_types or {}, where, 0, ran=False)
+    except Exception:  # an odd graph: no preview, nothing else changes
+        return None
+
+
 def _prepare(roots: tuple[torch.Tensor, ...], handles: list[Any]) -> tuple[list[_Walked], list[int], list[int]]:
     """Walk the graph from the roots and hook every node (before the pass); the
     hooks' handles go into `handles` as they are made."""
+    walked, order, root_ids = _walk(roots)
+    if walked:
+        _inspect(walked, roots)
+        _hook(walked, order, handles)
+    return walked, order, root_ids
+
+
+def _walk(roots: tuple[torch.Tensor, ...]) -> tuple[list[_Walked], list[int], list[int]]:
+    """Every node reachable from the roots, depth first in preorder, each once."""
     walked: list[_Walked] = []
     index: dict[Any, int] = {}
     root_ids: list[int] = []
@@ -405,10 +436,12 @@ def _prepare(roots: tuple[torch.Tensor, ...], handles: list[Any]) -> tuple[list[
                 if new:
                     children.append(child)
             stack.extend(reversed(children))
-    order: list[int] = []
-    if not walked:
-        return walked, order, root_ids
+    return walked, [], root_ids
 
+
+def _inspect(walked: list[_Walked], roots: tuple[torch.Tensor, ...]) -> None:
+    """Shapes, values and saved tensors, read before a pass frees them."""
+    index = {entry.node: i for i, entry in enumerate(walked)}
     for root in roots:  # the roots' own values and names
         fn = root.grad_fn
         if fn is not None and fn in index and walked[index[fn]].value is None:
@@ -434,6 +467,13 @@ def _prepare(roots: tuple[torch.Tensor, ...], handles: list[Any]) -> tuple[list[
                 if producer is not None and walked[producer].value is None:
                     walked[producer].value = t.detach()
 
+
+def _hook(walked: list[_Walked], order: list[int], handles: list[Any]) -> None:
+    """A prehook (gradient arriving, order) on every node, a hook (gradients sent
+    on) on every op."""
+    for i, entry in enumerate(walked):
+        node = entry.node
+
         def pre(grad_outputs: tuple, i: int = i) -> None:
             order.append(i)
             walked[i].arrived = _clone(grad_outputs[0]) if grad_outputs else None
@@ -444,14 +484,15 @@ def _prepare(roots: tuple[torch.Tensor, ...], handles: list[Any]) -> tuple[list[
                 walked[i].sent = tuple(_clone(g) for g in grad_inputs)
 
             handles.append(node.register_hook(post))
-    return walked, order, root_ids
 
 
 def _graph(
     walked: list[_Walked], order: list[int], root_ids: list[int], names: list[tuple[str, torch.Tensor]],
     owners: dict[int, str], types: dict[str, str], where: tuple[int | None, int | None, int | None], number: int,
+    ran: bool = True,
 ) -> BackwardGraph:
-    """What the walk and the hooks recorded, as plain data (after the pass)."""
+    """What the walk and the hooks recorded, as plain data (after the pass; with
+    `ran` False, a preview: no gradients at all, a leaf's `.grad` as `grad_before`)."""
     # Values of unnamed nodes the saved tensors did not give: recompute the simplest
     # elementwise ones from their inputs' values (z = 2 * y: y's value times 2).
     tensor_names = _node_names(walked, names)
@@ -474,7 +515,7 @@ def _graph(
                 edges.append(GraphEdge(to=to, grad=_plain(sent), local=_plain(local)))
             if entry.op == LEAF_OP:
                 leaf = entry.leaf
-                grad_after = leaf.grad if isinstance(leaf, torch.Tensor) else None
+                grad_after = leaf.grad if isinstance(leaf, torch.Tensor) and ran else None
                 grad = _plain(grad_after)
             else:
                 grad = _plain(entry.arrived)

@@ -27,6 +27,16 @@ def is_backward_line(source_line: str) -> bool:
     return bool(_CALL.search(code))
 
 
+_RECEIVER = re.compile(r"([A-Za-z_][\w.]*)\s*\.backward\s*\(")
+
+
+def backward_receiver(source_line: str) -> str | None:
+    """`cost` in `cost.backward()` (`self.loss` in `self.loss.backward()`): the
+    name whose backward() the line calls, None when it is not a plain name."""
+    found = _RECEIVER.search(source_line.split("#", 1)[0])
+    return found.group(1) if found else None
+
+
 def line_text(lesson: Lesson, cell: int | None, line: int | None) -> str:
     """The source text of lesson-file line `line` in cell `cell` ("" if none)."""
     if cell is None or line is None or not 0 <= cell < len(lesson.cells):
@@ -128,6 +138,14 @@ class BackwardStepper:
         self._key = graph_key(graph)
         self.step = next_step(graph, self.step)
         return "step"
+
+    def shown(self, state) -> BackwardGraph | None:
+        """The graph the view shows: the pass being stepped; else the tensor whose
+        backward() is about to run (or the cost before any backward); else the
+        last pass captured."""
+        if self.step is not None or self._waiting is not None:
+            return state.backward
+        return state.graph_preview or state.backward
 
     def observe(self, state) -> None:
         """A new state is shown: start stepping the call B ran, or stop stepping a

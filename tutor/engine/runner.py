@@ -666,6 +666,32 @@ class _Run:
                 self.emit(ev.Backward(cell=self.cell, line=line, graph=graph))
         return result
 
+    def graph_preview(self) -> BackwardGraph | None:
+        """The graph of the tensor whose backward() the line about to run calls;
+        before the first backward() is captured, the cost's graph (walk only)."""
+        from tutor.engine.backward_steps import backward_receiver, line_text
+
+        root = None
+        receiver = backward_receiver(line_text(self.lesson, self.cell, self.line))
+        if receiver is not None:
+            head, *rest = receiver.split(".")
+            root = self.ns.get(head)
+            try:
+                for attr in rest:  # attribute reads of lesson objects (a property may raise)
+                    root = getattr(root, attr, None)
+            except Exception:
+                root = None
+        if not isinstance(root, self._tensor_cls) and self.graph is None:
+            name = self.lesson.cost_name or ("cost" if "cost" in self.ns else "loss")
+            root = self.ns.get(name)
+        if not isinstance(root, self._tensor_cls) or root.grad_fn is None:
+            return None
+        from tutor.engine.autograd_graph import lesson_names, preview
+
+        names, owners, types = lesson_names(self.ns)
+        return preview(root, names=names, owners=owners, module_types=types,
+                       where=(self.cell, self.line, self.iteration))
+
     def wants_graph(self, point: int) -> bool:
         """Capture this backward()? Capturing costs about 0.1 ms per graph node,
         several small training steps, so a free run captures at most one every
@@ -948,6 +974,7 @@ class _Run:
             optimizers=optimizers,
             inspected=inspected,
             backward=self.graph,
+            graph_preview=self.graph_preview() if snapshot and status == "paused" and self.ns else None,
         )
 
     def _seen_optimizers(self) -> tuple:

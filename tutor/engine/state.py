@@ -301,5 +301,8 @@ class RunState:
     landscape: Landscape | None = None
     landscape_problem: str | None = None
     backward: BackwardGraph | None = None  # the last backward() captured (autograd_graph.py)
+    # At a pause: the graph of the tensor whose backward() the current line calls, else
+    # (no backward() captured yet) of the cost; no gradients (autograd_graph.preview).
+    graph_preview: BackwardGraph | None = None
     # Paused inside a function defined in the lesson (None: in a cell's own code).
     frame: Frame | None = None

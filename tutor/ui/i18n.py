@@ -277,6 +277,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "graph.where": ("backward #{n} · line {line}", "backward #{n} · {line}번째 줄"),
     "graph.iteration": ("iteration {k}", "반복 {k}"),
+    "graph.preview": (
+        "graph of {name}, before backward() · line {line}",
+        "{name}의 그래프, backward() 전 · {line}번째 줄",
+    ),
     "graph.press_b": ("B: step the backward pass node by node", "B: 역전파를 노드 하나씩 따라가기"),
     "graph.arriving": ("gradient arriving: {value}", "도착한 기울기: {value}"),
     "graph.arrived": ("gradient arriving at the leaf: {value}", "잎(leaf)에 도착한 기울기: {value}"),

@@ -238,7 +238,7 @@ class LessonScreen(Screen):
             not running or now - self._graph_at >= DETAIL_MIN_INTERVAL
         ):
             self._graph_at = now
-            self.query_one(GraphView).show(state.backward, self.stepper.step)
+            self.query_one(GraphView).show(self.stepper.shown(state), self.stepper.step)
         self._warn_critical(state)
         self.query_one(LrField).show_lr(state.lr if state.lr is not None else state.lr_override)
 

@@ -91,7 +91,10 @@ def tree_text(graph: BackwardGraph, lang: str, step: int | None = None, collapse
     `step`: while stepping, the nodes the pass has reached show their gradient and
     the current one is marked ▶; otherwise (the pass has run) every gradient shows.
     """
-    done = set(graph.order[: step + 1]) if step is not None else set(range(len(graph.nodes)))
+    if step is not None:
+        done = set(graph.order[: step + 1])
+    else:  # the pass has run: every gradient; a preview (nothing ran yet): none
+        done = set(range(len(graph.nodes))) if graph.order else set()
     current = graph.order[step] if step is not None and step < len(graph.order) else None
     groups = _groups(graph) if collapse else {}
     types = dict(graph.modules)
@@ -198,7 +201,12 @@ def step_text(graph: BackwardGraph, step: int, lang: str) -> Text:
 
 
 def header_text(graph: BackwardGraph, lang: str, stepping: bool) -> Text:
-    where = t("graph.where", lang, n=graph.number, line=graph.line if graph.line is not None else "?")
+    line = graph.line if graph.line is not None else "?"
+    if not graph.order:  # a preview: the graph before its backward() runs
+        root = graph.nodes[graph.roots[0]] if graph.roots else None
+        name = (root.name if root is not None else None) or "?"
+        return Text(t("graph.preview", lang, name=name, line=line), style="dim")
+    where = t("graph.where", lang, n=graph.number, line=line)
     if graph.iteration is not None:
         where += " · " + t("graph.iteration", lang, k=graph.iteration)
     out = Text(where, style="dim")
