@@ -20,7 +20,8 @@ own torch work costs and what the engine and the screen add.
 
 Last, one browser learner: `tutor serve` on loopback, a websocket opened as the page
 opens it, the same lesson run to its end; measured are the app's whole process group
-(app, kernel, checkpoints) and the server before and with the session. Per learner:
+and every descendant of the app (zygote, kernel, checkpoints) and the server before and
+with the session. Per learner:
 the group's PSS, what the server grew by, and 1/20 of the idle server (the default
 --max-sessions); learners per host from that, the idle server taken off first.
 
@@ -313,7 +314,11 @@ async def _drive_browser_session(server, port: int, state_dir: Path, aiohttp) ->
                 raise SystemExit("bench/memory.py: the browser session did not finish the lesson")
             with open(f"/proc/{server.pid}/task/{server.pid}/children") as f:
                 app_pid = int(f.read().split()[0])
-            group = [_process_memory_kb(pid) for pid in _group_pids(app_pid)]
+            from tutor.serve.server import descendants
+
+            # the app's group and every descendant (a kernel's zygote has its own session)
+            pids = sorted(set(_group_pids(app_pid)) | set(descendants(app_pid)) | {app_pid})
+            group = [_process_memory_kb(pid) for pid in pids]
             server_now = _process_memory_kb(server.pid)
             reader.cancel()
     return {"processes": len(group),
@@ -328,7 +333,7 @@ def report_browser_session(result: dict) -> None:
     per_learner_mb = (session_pss + share) / 1024
     learners = int((HOST_GIB * 1024 - idle["Pss"] / 1024) // (session_pss / 1024))
     print(f"one browser learner (tutor serve, the lesson run to its end, one other torch "
-          f"process alive): app group of {result['processes']} process(es) "
+          f"process alive): app and its {result['processes'] - 1} descendant(s) "
           f"RSS {group['Rss'] / 1024:.0f} MB, PSS {group['Pss'] / 1024:.0f} MB, "
           f"USS {group['Uss'] / 1024:.0f} MB")
     print(f"server: PSS {idle['Pss'] / 1024:.0f} MB idle, "

@@ -66,6 +66,26 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Every descendant of `pid` (an app's kernel zygote and kernels too)."""
+    from tutor.serve.server import descendants as found
+
+    return found(pid)
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` still running (zombies count as ended)."""
+    live = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    live.append(pid)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return live
+
+
 def group(pgid: int) -> list[int]:
     """Live processes (not zombies) whose process group is `pgid`."""
     members = []

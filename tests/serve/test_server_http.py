@@ -14,7 +14,7 @@ import time
 import aiohttp
 import pytest
 
-from .serving import PASSWORD, children, group, served, wait_for, write_class
+from .serving import PASSWORD, alive, children, descendants, group, served, wait_for, write_class
 
 pytestmark = pytest.mark.slow
 
@@ -146,11 +146,13 @@ async def test_a_session_is_the_learners_own_limited_and_closed_when_idle(tmp_pa
             assert children(srv.process.pid) == [app]
 
             # idle for 3 s: the server closes the socket and the app's whole group ends
+            processes = [app, *descendants(app)]
             started = time.monotonic()
             while not ws.closed and time.monotonic() - started < 20:
                 await ws.receive(timeout=20)
             assert ws.closed and time.monotonic() - started < 15
-            assert wait_for(lambda: children(srv.process.pid) == [] and group(app) == [], 10)
+            assert wait_for(lambda: children(srv.process.pid) == [] and group(app) == []
+                            and alive(processes) == [], 10)
             assert "session idle" in srv.log
 
             # a page of another site cannot open a session with the learner's cookie
@@ -175,6 +177,8 @@ async def test_every_app_process_ends_with_the_server(tmp_path, sig):
             environ = open(f"/proc/{app}/environ", "rb").read().split(b"\0")
             assert b"COLUMNS=80" in environ and b"ROWS=24" in environ  # never below 80x24
             assert group(app)
+            started = [app, *descendants(app)]  # with the kernel: its zygote and kernels
             srv.process.send_signal(sig)
             srv.process.wait(15)
-            assert wait_for(lambda: group(app) == [], 10), group(app)
+            assert wait_for(lambda: group(app) == [] and alive(started) == [], 10), \
+                (group(app), alive(started))

@@ -8,7 +8,8 @@ relays bytes. This module keeps that and changes what a class server needs:
   own (its own process group, so the app's kernel and checkpoints go with it), with
   `TUTOR_STATE_DIR=<state>/<name>` so progress and edited cells are the learner's
   own. Ending a session asks the app to quit (it saves progress), waits up to
-  `QUIT_GRACE` seconds, then SIGKILLs the whole group. The app also gets
+  `QUIT_GRACE` seconds, then SIGKILLs the whole group and every other descendant
+  (a kernel's zygote runs in a session of its own). The app also gets
   PR_SET_PDEATHSIG (tutor/serve/child.py), so a server killed with SIGKILL still
   takes every app with it.
 - Limits: at most `max_sessions` apps at once; past that `/` shows a "server full"
@@ -49,6 +50,27 @@ log = logging.getLogger("tutor.serve")
 QUIT_GRACE = 3.0
 MIN_SIZE = (80, 24)
 _FONT_LINK = '<link\n      rel="stylesheet"\n      href="https://fonts.googleapis.com/css?family=Roboto%20Mono"\n    />'
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (children, theirs, ...), from /proc; [] elsewhere."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as handle:
+                    kids = [int(x) for x in handle.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
 
 
 class LearnerApp(AppService):
@@ -94,10 +116,20 @@ class LearnerApp(AppService):
         process = self._process
         if process is None:
             return
+        # The group holds the app and what it started in it; a kernel's zygote runs in a
+        # session of its own (it must outlive nothing but the app), so the app's other
+        # descendants are found in /proc and killed too, before the app's death
+        # re-parents them.
+        others = descendants(process.pid)
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             await asyncio.wait_for(process.wait(), QUIT_GRACE)
         except asyncio.TimeoutError:
