@@ -206,3 +206,61 @@ done = 1
         assert after.graph_preview is None  # a backward ran: the view shows it
     finally:
         runner.close()
+
+
+def test_preview_follows_the_inspected_tensor_before_any_backward(make_lesson):
+    source = """
+import torch
+w = torch.tensor(2.0, requires_grad=True)
+h = w * 5
+cost = h ** 2
+done = 1
+"""
+    lesson = make_lesson([source], cost="cost")
+    runner = Runner(lesson)
+    try:
+        runner.next()
+        state = runner.wait(TIMEOUT)
+        assert state.graph_preview is None  # done: previews are for pauses
+        runner.reset()
+        for _ in range(5):
+            runner.step()
+            state = runner.wait(TIMEOUT)
+        assert state.graph_preview.nodes[0].name == "cost"
+        runner.inspect("h")
+        runner.step_back()
+        runner.wait(TIMEOUT)
+        runner.step()
+        state = runner.wait(TIMEOUT)
+        assert state.graph_preview.nodes[0].name == "h" and state.graph_preview.nodes[0].value == 10.0
+    finally:
+        runner.close()
+
+
+def test_inside_a_lesson_function_the_preview_uses_its_locals(make_lesson):
+    source = """
+import torch
+def train(epochs):
+    weight = torch.tensor(3.0, requires_grad=True)
+    for _ in range(epochs):
+        loss = (weight * 4) ** 2
+        loss.backward()
+    return weight
+trained = train(2)
+"""
+    lesson = make_lesson([source])
+    line = lesson.cells[0].line + 5  # loss.backward() inside train()
+    runner = Runner(lesson)
+    try:
+        state = None
+        for _ in range(30):
+            runner.step()
+            state = runner.wait(TIMEOUT)
+            if state.line == line or state.status != "paused":
+                break
+        assert state.line == line  # paused inside train(), before loss.backward()
+        preview = state.graph_preview
+        assert [(n.op, n.name) for n in preview.nodes] == [
+            ("PowBackward0", "loss"), ("MulBackward0", None), ("AccumulateGrad", "weight")]
+    finally:
+        runner.close()

@@ -41,7 +41,8 @@ def test_line_text_finds_the_source_line(tmp_path):
     lesson = build_lesson(tmp_path / "l.md", ["import torch\nz = torch.ones(1)\nz.sum()"])
     first = lesson.cells[0].line
     assert line_text(lesson, 0, first + 1) == "z = torch.ones(1)"
-    assert line_text(lesson, 0, first + 9) == "" and line_text(lesson, None, 3) == ""
+    assert line_text(lesson, None, first + 1) == "z = torch.ones(1)"
+    assert line_text(lesson, 0, first + 9) == "" and line_text(lesson, 0, None) == ""
 
 
 def test_steps_follow_autograds_order_then_end_then_stop():

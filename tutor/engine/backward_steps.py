@@ -38,13 +38,19 @@ def backward_receiver(source_line: str) -> str | None:
 
 
 def line_text(lesson: Lesson, cell: int | None, line: int | None) -> str:
-    """The source text of lesson-file line `line` in cell `cell` ("" if none)."""
-    if cell is None or line is None or not 0 <= cell < len(lesson.cells):
+    """The source text of lesson-file line `line` ("" if none), looked up in cell
+    `cell` first, else in any cell (paused inside a function another cell defined)."""
+    if line is None:
         return ""
-    c = lesson.cells[cell]
-    lines = c.source.splitlines()
-    i = line - c.line
-    return lines[i] if 0 <= i < len(lines) else ""
+    cells = list(lesson.cells)
+    if cell is not None and 0 <= cell < len(cells):
+        cells.insert(0, cells[cell])
+    for c in cells:
+        lines = c.source.splitlines()
+        i = line - c.line
+        if 0 <= i < len(lines):
+            return lines[i]
+    return ""
 
 
 @dataclass(frozen=True)

@@ -668,27 +668,33 @@ class _Run:
 
     def graph_preview(self) -> BackwardGraph | None:
         """The graph of the tensor whose backward() the line about to run calls;
-        before the first backward() is captured, the cost's graph (walk only)."""
+        before the first backward() is captured, the graph of the tensor open in the
+        inspector, else of the cost (walk only)."""
         from tutor.engine.backward_steps import backward_receiver, line_text
 
         root = None
+        scope = self.scope()  # a function's locals first when paused inside one
         receiver = backward_receiver(line_text(self.lesson, self.cell, self.line))
         if receiver is not None:
             head, *rest = receiver.split(".")
-            root = self.ns.get(head)
+            root = scope.get(head)
             try:
                 for attr in rest:  # attribute reads of lesson objects (a property may raise)
                     root = getattr(root, attr, None)
             except Exception:
                 root = None
         if not isinstance(root, self._tensor_cls) and self.graph is None:
-            name = self.lesson.cost_name or ("cost" if "cost" in self.ns else "loss")
-            root = self.ns.get(name)
+            # no backward() yet: the tensor open in the inspector, else the cost
+            inspected = self.runner._inspect
+            root = scope.get(inspected) if inspected else None
+            if not isinstance(root, self._tensor_cls) or root.grad_fn is None:
+                name = self.lesson.cost_name or ("cost" if "cost" in scope else "loss")
+                root = scope.get(name)
         if not isinstance(root, self._tensor_cls) or root.grad_fn is None:
             return None
         from tutor.engine.autograd_graph import lesson_names, preview
 
-        names, owners, types = lesson_names(self.ns)
+        names, owners, types = lesson_names(self.ns, scope)
         return preview(root, names=names, owners=owners, module_types=types,
                        where=(self.cell, self.line, self.iteration))
 
