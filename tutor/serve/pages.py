@@ -59,10 +59,10 @@ def full_page(limit: int) -> str:
     """Shown instead of the app when --max-sessions sessions are open."""
     return _page("tutor — 서버가 가득 찼습니다 · server full", (
         "<h1 id=\"server-full\">서버가 가득 찼습니다 <span class=\"en\">· server full</span></h1>"
-        f"<p>지금 {limit}개의 세션이 열려 있어 더 열 수 없습니다. 다른 탭을 닫거나 "
-        "잠시 뒤에 다시 시도해 주세요."
-        f"<br><span class=\"en\">{limit} sessions are open, the most this server allows. "
-        "Close another tab or try again in a while.</span></p>"
+        f"<p>이 서버는 세션을 동시에 {limit}개까지 열 수 있는데, 지금 모두 열려 있습니다. "
+        "다른 탭을 닫거나 잠시 뒤에 다시 시도해 주세요."
+        f"<br><span class=\"en\">This server allows {limit} sessions at once, and all of "
+        "them are open. Close another tab or try again in a while.</span></p>"
     ))
 
 
