@@ -60,7 +60,7 @@ def test_check_warnings_alone_exit_0(capsys, write_lesson):
     path = write_lesson("---\nid: w\ntitle: {en: W, ko: 더}\nauthor: me\n---\n")
     code, out, _ = run(capsys, "check", str(path))
     assert code == 0 and out == f"{path}:4: warning: unknown front matter key 'author' " \
-        "(known: id, title, summary, cost, lr, seed)\n"
+        "(known: id, title, summary, cost, lr, seed, landscape)\n"
 
 
 def test_check_bundled_lessons_have_no_errors(capsys):

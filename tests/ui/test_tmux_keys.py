@@ -65,9 +65,10 @@ def test_keys_typed_at_any_speed_reach_their_target_in_order(tmp_path):
             for key in ["e", *value, "Enter"]:
                 term.press(key) if key in ("e", "Enter") else term.type(key)
                 time.sleep(rng.uniform(0.02, 0.08))
-            shown = f"learning rate {float(value):g} from the next iteration"
+            # The status line is the truth (a notice can cover the field's message).
+            shown = f"lr {float(value):g} "
             deadline = time.monotonic() + 5
-            while shown not in (screen := term.screen()):  # polled finely: 100 of these
+            while shown not in status_of(screen := term.screen()) + " ":  # polled finely
                 assert time.monotonic() < deadline, f"lr {value} not applied; screen:\n{screen}"
                 time.sleep(0.02)
 
