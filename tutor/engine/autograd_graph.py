@@ -560,6 +560,10 @@ def _recompute(entry: _Walked, walked: list[_Walked]) -> torch.Tensor | None:
         if op == "PowBackward0":
             a, e = saved.get("_saved_self"), entry.saved.get("_saved_exponent")
             return None if a is None or e is None else a**e
+        if op == "TBackward0" and values and values[0] is not None:
+            return values[0].t()  # nn.Linear's weight, transposed
+        if op in ("ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0") and values and values[0] is not None:
+            return values[0].reshape(entry.shape)
     except (RuntimeError, TypeError):
         return None
     return None
