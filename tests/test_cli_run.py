@@ -168,3 +168,39 @@ def test_as_a_real_process(lessons):
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.strip().endswith("02-broken.md:10: ZeroDivisionError: division by zero")
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_until_stops_where_plain_torch_first_meets_it(lessons, capsys):
+    steps, _ = plain_torch(0.1)
+    costs = [c for c, _, _ in steps]
+    threshold = (costs[1] + costs[2]) / 2
+    expected = next(i for i, c in enumerate(costs) if c < threshold)
+    assert main(["run", str(lessons / "01-tiny.md"), "--until", f"cost < {threshold!r}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:-1] == ["data 3"] + [f"{i} {round(c, 4)}" for i, c in enumerate(costs[:expected + 1])]
+    assert lines[-1].startswith(f"until cost < {threshold!r}: met at iteration {expected}, cost ")
+    assert float(lines[-1].rsplit(" ", 1)[1]) == pytest.approx(costs[expected], rel=1e-5)
+
+
+def test_until_never_met_runs_to_the_end_and_exits_1(lessons, capsys):
+    assert main(["run", str(lessons / "01-tiny.md"), "--until", "cost > 1e9"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("tensor(")  # the lesson's last cell ran
+    assert lines[-1] == "until cost > 1e9: not met; ran to the end"
+
+
+def test_until_in_jsonl_is_the_last_event(lessons, capsys):
+    assert main(["run", str(lessons / "01-tiny.md"), "--jsonl", "--until", "1"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[-1]["event"] == "until" and events[-1]["reason"] == "reached"
+    assert events[-1]["iteration"] == 1 and events[-1]["cell"] == 1
+    assert [e["iteration"] for e in events if e["event"] == "iteration"] == [0]
+    assert not any(e["event"] == "done" for e in events)
+
+
+@pytest.mark.parametrize("bad", ["", "cost <", "cost < x", "1.5", "@-2", "lr > 3"])
+def test_bad_until_exits_2_with_one_line(lessons, capsys, bad):
+    assert main(["run", str(lessons / "01-tiny.md"), "--until", bad]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "--until" in captured.err

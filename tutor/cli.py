@@ -84,6 +84,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                    help="with --jsonl: a landscape event (cost surface, path, critical lr) after each training loop")
     p.add_argument("--graph", action="store_true",
                    help="with --jsonl: a backward event (the autograd graph) at each backward() call")
+    p.add_argument("--until", metavar="CONDITION",
+                   help='stop where it is first met: "500", "cost < 0.01", "cost > 5", "cost rises", '
+                        '"grad > 10", "nan"; last line: the iteration reached (exit 1 when never met)')
 
     p = subs.add_parser("new", parents=[common], help="write a skeleton lesson")
     p.add_argument("slug")

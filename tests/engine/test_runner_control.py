@@ -238,8 +238,10 @@ def test_non_finite_cost_stops_free_running_with_a_hint(make_lesson):
     finally:
         runner.close()
     assert state.status == "paused"
-    assert math.isinf(state.cost)
-    assert state.iteration == 4  # cost became inf in iteration 3 (1e400): stop at the next point
+    # The cost became inf in iteration 3 (1e400): the run pauses after the last finite
+    # iteration (2), at the start of iteration 3 (issue 18's divergence pause).
+    assert state.iteration == 3 and state.cost == 1e300
+    assert state.divergence.kind == "nonfinite" and state.divergence.iteration == 3
     assert "learning rate" in state.hint.en and "학습률" in state.hint.ko
 
 

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from tutor.engine import events as ev
-from tutor.engine.state import SMALL_TENSOR, OptimizerView, TensorView
+from tutor.engine.state import SMALL_TENSOR, OptimizerView, TensorView, UntilOutcome
 
 
 def _finite(value: Any) -> Any:
@@ -139,3 +139,19 @@ def dumps(event: ev.Event) -> str:
         return json.dumps(data, ensure_ascii=False, allow_nan=False, default=str)
     except ValueError:  # a nan/inf somewhere: spell it out (rare, so not done up front)
         return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, default=str)
+
+
+def until_dumps(outcome: UntilOutcome) -> str:
+    """`tutor run --jsonl --until`'s last line: where the run stopped, and why."""
+    data = {"event": "until", "condition": outcome.condition, "reason": outcome.reason,
+            "cell": outcome.cell, "iteration": outcome.iteration, "cost": outcome.cost}
+    if outcome.parameter is not None:
+        data["parameter"], data["grad_norm"] = outcome.parameter, outcome.grad_norm
+    return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+
+
+def format_number(value: float | None) -> str:
+    """A cost or norm for a line of text: 6 significant digits, nan/inf as such."""
+    if value is None:
+        return "-"
+    return f"{value:.6g}"

@@ -49,6 +49,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Callable
 
+from tutor.engine import divergence as dv
 from tutor.engine import events as ev
 from tutor.engine import workdir
 from tutor.engine.instrument import (
@@ -56,7 +57,8 @@ from tutor.engine.instrument import (
     UPDATE, UPDATED, InstrumentedCell, instrument,
 )
 from tutor.engine.lesson import Cell, Lesson, Text
-from tutor.engine.state import BackwardGraph, CostPoint, ErrorInfo, Frame, RunState
+from tutor.engine.state import BackwardGraph, CostPoint, Divergence, ErrorInfo, Frame, RunState, UntilOutcome
+from tutor.engine.until import Condition, parse_until
 
 PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
@@ -115,6 +117,14 @@ if hasattr(os, "register_at_fork"):
 class _Cancelled(BaseException):
     """Unwinds lesson code when the run is reset or closed (not an Exception, so
     lesson code's `except Exception` cannot swallow it)."""
+
+
+class _Stopped(_Cancelled):
+    """Headless run-until: the condition was met, the run ends here."""
+
+
+class _Rewind(_Cancelled):
+    """A free run diverged: a replay to the last finite iteration replaces it."""
 
 
 def check_lr(value: float | None) -> float | None:
@@ -193,6 +203,25 @@ class _Run:
         self.lr_pending: Any = _UNSET  # set_lr() while running: taken at the next point
         self.suspended_at = -1
         self.lr_active = self.override is not None
+        # Run until (engine/until.py): the condition watched while running freely, the
+        # loop it is bound to (its end stops the run), and the outcome once stopped.
+        self.until: Condition | None = None
+        self.until_loop: tuple[int, int] | None = None
+        self.until_outcome: UntilOutcome | None = None
+        # Divergence (engine/divergence.py): the fact shown, the replay that replaces
+        # this run (target point, fact, iterations whose parameters to copy), the
+        # copies such a replay collects.
+        self.divergence: Divergence | None = None
+        self.rewind: tuple[int, Divergence, tuple] | None = None
+        self.measure: tuple[tuple[int, int], int, int] | None = None
+        self.measured: list[dict[str, Any]] = []
+        self.rewound = False
+        # The current loop's iteration points (index: iteration) and costs (None where
+        # none), and the last loop left (for `@k` after it): jumps back need no replay
+        # to find their point.
+        self.iter_points = array("q")
+        self.loop_costs: list[float | None] = []
+        self.last_loop: tuple[tuple[int, int] | None, array] = (None, array("q"))
         self.thread: threading.Thread | None = None
         self.emit_error: BaseException | None = None
         self.ended = False
@@ -286,6 +315,11 @@ class _Run:
         self.finished = True
         self.status = "done"
         self.frame = None
+        if self.until is not None and not self.replaying:
+            last = self.costs[-1] if self.costs else None
+            self.until_outcome = UntilOutcome(
+                self.until.text, "end", last and last.cell, last and last.iteration, last and last.cost)
+            self.until = None
         replayed, self.replaying = self.replaying, False  # a replay past the end: publish
         self.line = None
         self.publish(snapshot=True)
@@ -425,7 +459,8 @@ class _Run:
         mode = self.mode
         if mode == FREE:
             if self.headless:
-                pass
+                if self.stop_soon:
+                    raise _Stopped()
             elif self.stop_soon or (self.tail and self.loop_key is None):
                 self.suspend(p)  # a pause requested in a loop stops after it at the latest
             elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
@@ -448,13 +483,23 @@ class _Run:
         else:
             self.loop_key = key
             self.iteration = 0
+            self.iter_points = array("q")
+            self.loop_costs = []
         if self.landscape is not None and frame is None:  # a cell's own loop (its plan reads the cell)
             self.landscape.at_iteration(self.ns, self.cell, loop)
         p = self.points
         self.points = p + 1
         self.line = line
+        self.iter_points.append(p)
         if self.cancel:
             raise _Cancelled()
+        if self.measure is not None:
+            self.measure_point(key)
+        if self.until is not None and not self.replaying:
+            if self.until_loop is None:
+                self.until_loop = key  # given outside a loop: bound to the next one entered
+            if self.until.is_iteration:
+                self.until_iteration(key)
         stops = self.runner._stops
         if not stops or p > stops[-1]:
             self.runner._note_stop(p, self.iteration)
@@ -463,7 +508,8 @@ class _Run:
         mode = self.mode
         if mode == FREE:
             if self.headless:
-                pass
+                if self.stop_soon:
+                    raise _Stopped()
             elif self.stop_soon:
                 self.suspend(p)
             elif self.tail:  # pause() was asked for: keep a few more epochs, then stop
@@ -596,6 +642,14 @@ class _Run:
                     shown = self.landscape.current(force=True, full_path=True)
                     if shown is not None:
                         self.emit(ev.LandscapeEvent(cell=self.cell, iteration=self.iteration, landscape=shown))
+            until = self.until
+            if (until is not None and self.until_loop == self.loop_key and not self.headless
+                    and not self.replaying and self.mode == FREE):
+                last = self.loop_costs[-1] if self.loop_costs else None
+                self.until_outcome = UntilOutcome(until.text, "loop_end", self.cell, self.iteration, last)
+                self.until = None
+                self.stop_soon = True
+            self.last_loop = (self.loop_key, self.iter_points)
         self.loop_key = self.iteration = None
         self.tail_from = NO_TAIL
 
@@ -614,7 +668,8 @@ class _Run:
         mode = self.mode
         if mode == FREE:
             if self.headless:
-                pass
+                if self.stop_soon:
+                    raise _Stopped()
             elif self.stop_soon or self.tail:
                 self.suspend(p)
             else:
@@ -833,10 +888,17 @@ class _Run:
             self.lr_changes.append(step)
         self.recorded = True
         self.last_lr = lr
+        self.loop_costs.append(cost)
+        if self.until is not None and not self.replaying:
+            self.check_until(iteration, cost)
         if cost is not None and not math.isfinite(cost):
             self.hint = divergence_hint(lr, self.critical_lr())
             if self.mode == FREE and not self.headless:
                 self.stop_soon = True
+        if self.mode == FREE and not self.headless and not self.replaying and cost is not None:
+            kind = dv.detect(self.loop_costs, iteration)
+            if kind is not None:
+                self.diverged(kind, iteration, cost)
         if self.runner._on_event is not None and not self.replaying:
             tensors = None
             optimizer = None
@@ -854,10 +916,64 @@ class _Run:
             self.emit(ev.Iteration(cell=self.cell, iteration=iteration, lr=lr, cost=cost,
                                    tensors=tensors, optimizer=optimizer))
 
+    # --- run until, divergence -------------------------------------------------------
+
+    def until_iteration(self, key: tuple[int, int]) -> None:
+        """At an iteration point while running until `500`/`@500`: stop here when this
+        is that iteration of the loop the command was given in (or the next entered)."""
+        if key == self.until_loop or self.headless:  # headless: the first loop that gets there
+            if self.iteration >= self.until.value:
+                self.until_outcome = UntilOutcome(self.until.text, "reached", self.cell, self.iteration, self.cost)
+                self.until = None
+                self.stop_soon = True
+
+    def check_until(self, iteration: int, cost: float | None) -> None:
+        """An iteration was recorded while running until a condition on its numbers."""
+        until = self.until
+        if until.is_iteration:
+            return
+        costs = self.loop_costs
+        previous = costs[-2] if len(costs) > 1 else None
+        name = grad = None
+        if until.kind == "grad_above":
+            name, grad = _largest_grad(self.ns)
+        if until.met(cost, previous, grad):
+            self.until_outcome = UntilOutcome(until.text, "met", self.cell, iteration, cost, name, grad)
+            self.until = None
+            self.stop_soon = True
+
+    def diverged(self, kind: str, i: int, cost: float) -> None:
+        """Iteration i diverged during a free run: plan the replay that pauses after
+        the last finite iteration and measures the updates on its way (see _Rewind).
+        Once per loop, growth start and lr schedule: continuing from such a pause
+        does not stop again for the same divergence."""
+        runner = self.runner
+        last = dv.last_finite(kind, i)
+        start = dv.growth_start(self.loop_costs, last)
+        key = (self.loop_key, kind, start, runner.lr_schedule)
+        if key in runner._divergences_seen:
+            return
+        runner._divergences_seen.add(key)
+        target = self.iter_points[i] if kind == "nonfinite" else self.points
+        fact = Divergence(kind=kind, cell=self.cell, iteration=i, cost=cost, last_finite=last,
+                          growth_start=start, back_point=self.iter_points[start])
+        first = max(0, min(start, last - 1))
+        self.rewind = (target, fact, (self.loop_key, first, last + 1))
+        self.stop_soon = True
+
+    def measure_point(self, key: tuple[int, int]) -> None:
+        """During a divergence replay: copy the parameters at the iteration points
+        whose updates are compared."""
+        loop, first, last = self.measure
+        if key == loop and first <= self.iteration <= last:
+            self.measured.append(dv.parameter_copies(self.ns))
+
     # --- pausing and publishing ---------------------------------------------------
 
     def suspend(self, index: int) -> None:
         """Publish the state at pause point `index` and wait for a command."""
+        if self.rewind is not None:
+            raise _Rewind()
         self.stop_soon = False
         self.tail = 0
         if index >= self.next_change:  # a set_lr() that came on the way here shows now
@@ -866,10 +982,14 @@ class _Run:
             self.suspended_at = index
             silent = False
             if self.replaying:
+                if self.measure is not None:
+                    self.arrive_diverged()
                 self.replaying = False
                 silent = self.silent_arrival
                 if self.mode == TO_CELL:  # the point was not known ahead: the lr in force here
                     self.runner._override = self.override
+                if self.until is not None and self.until_loop is None:
+                    self.until_loop = self.loop_key  # a run-until given during the replay
                 if self.pending_mode is not None:
                     self.mode, self.pending_mode = self.pending_mode, None
                     if self.mode != STMT:
@@ -896,6 +1016,15 @@ class _Run:
         workdir.enter(self, self.runner._workdir)
         self.status = "running"
         self.publish(snapshot=False, index=index)
+
+    def arrive_diverged(self) -> None:
+        """The divergence replay arrived: name the parameter, show the fact."""
+        name, growth = dv.fastest_update(self.measured)
+        self.divergence = replace(self.divergence, parameter=name, update_growth=growth)
+        if self.divergence.kind == "nonfinite":
+            self.hint = DIVERGENCE_HINT
+        self.measure = None
+        self.measured = []
 
     def _costs_tuple(self) -> tuple[CostPoint, ...]:
         """The cost history as a tuple, shared between states while it does not grow."""
@@ -981,6 +1110,8 @@ class _Run:
             inspected=inspected,
             backward=self.graph,
             graph_preview=self.graph_preview() if snapshot and status == "paused" and self.ns else None,
+            until=self.until_outcome,
+            divergence=self.divergence,
         )
 
     def _seen_optimizers(self) -> tuple:
@@ -1061,6 +1192,21 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _largest_grad(namespace: dict[str, Any]) -> tuple[str | None, float | None]:
+    """The parameter with the largest gradient norm (as the tensor table names it)."""
+    from tutor.engine.snapshot import grad_of, named_tensors
+
+    best: tuple[str | None, float | None] = (None, None)
+    for name, tensor, is_param in named_tensors(namespace):
+        grad = grad_of(tensor) if is_param else None
+        if grad is None:
+            continue
+        norm = float(grad.detach().double().norm())
+        if best[1] is None or norm > best[1] or (math.isnan(norm) and not math.isnan(best[1])):
+            best = (name, norm)
+    return best
+
+
 class Runner:
     """Runs one lesson; see the module docstring and docs/architecture.md."""
 
@@ -1109,6 +1255,7 @@ class Runner:
         self._stop_kinds: dict[int, int] = {}  # 0: a loop's first iteration point, -1: cell end
         self._moved_by = STMT  # the learner's last move forward: STMT, or ITER_MODE for n/run
         self._inspect: str | None = None  # the tensor the states carry whole (inspect())
+        self._divergences_seen: set[tuple] = set()  # see _Run.diverged
         self.state = RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
     @property
@@ -1149,6 +1296,50 @@ class Runner:
         """Run freely until done, error, a non-finite cost, or pause()."""
         self._command(FREE)
 
+    def run_until(self, condition: Condition | str) -> None:
+        """Run until a condition (engine/until.py; a text is parsed, UntilError when
+        refused, nothing changed): run freely and pause at the first iteration that
+        meets it, or at the end of the current loop (or of the next one entered),
+        with `state.until` saying which. `500` pauses at iteration 500 of that loop;
+        `@500` too, and both go back there through goto() when it is behind.
+        Given after the run ended, nothing runs and `state.until` says "end"."""
+        if not isinstance(condition, Condition):
+            condition = parse_until(condition)
+        with self._lock:
+            run = self._run
+            if run is not None and condition.is_iteration and not run.replaying:
+                back = self._iteration_point(run, condition)
+                if back is not None:
+                    self._moved_by = ITER_MODE
+                    if not (run.suspended and run.suspended_at == back):
+                        self.goto(back)
+                    return
+            if run is not None and run.ended and run.status == "done":
+                self.state = replace(self.state, until=UntilOutcome(condition.text, "end"))
+                return
+            self._command(FREE, until=condition)
+
+    def jump(self, iteration: int) -> None:
+        """`@iteration`: to that iteration of the current loop, forward by running,
+        backward through goto()."""
+        self.run_until(Condition("jump", int(iteration), f"@{int(iteration)}"))
+
+    @staticmethod
+    def _iteration_point(run: _Run, condition: Condition) -> int | None:
+        """The pause point of iteration `condition.value` of the current loop when it
+        is at or behind where the run is (or, for `@k` outside a loop, of the loop
+        left last); None when it lies ahead."""
+        n = condition.value
+        if run.loop_key is not None:
+            points = run.iter_points
+            if run.iteration is not None and n <= run.iteration and n < len(points):
+                return points[n]
+            return None
+        key, points = run.last_loop
+        if (condition.kind == "jump" or run.ended) and key is not None and n < len(points):
+            return points[n]
+        return None
+
     def pause(self) -> None:
         """Stop at the next pause point; in a free run inside a loop, TAIL_POINTS
         iteration points later (their states kept, so step back is instant there)."""
@@ -1165,17 +1356,22 @@ class Runner:
                     elif run.mode != FREE or not run.tail:
                         run.mode = STMT
 
-    def _command(self, mode: int) -> None:
+    def _command(self, mode: int, until: Condition | None = None) -> None:
         with self._lock:
             run = self._run
             if run is None:
                 self._moved_by = STMT if mode == STMT else ITER_MODE
-                self._start(_Run(self, mode))
+                run = _Run(self, mode)
+                run.until = until
+                self._start(run)
                 return
             with run.cv:
                 if run.status in ("done", "error"):
                     return
                 self._moved_by = STMT if mode == STMT else ITER_MODE
+                # A new command: what the last one stopped for is no longer the news.
+                run.until, run.until_outcome, run.divergence = until, None, None
+                run.until_loop = None if run.replaying else run.loop_key
                 if run.replaying:
                     run.pending_mode = mode
                     return
@@ -1193,6 +1389,8 @@ class Runner:
     def _work(self, run: _Run) -> None:
         try:
             run.execute()
+        except _Rewind:
+            self._rewind(run)
         except _Cancelled:
             pass
         finally:
@@ -1201,19 +1399,44 @@ class Runner:
                 run.ended = True
                 run.cv.notify_all()
 
+    def _rewind(self, run: _Run) -> None:
+        """On the diverged run's own thread: start the replay that replaces it (to
+        the last finite iteration, measuring updates on the way; through the same
+        path as goto, so checkpoints serve it). The lock is polled, never waited
+        for: whoever holds it may be cancelling this very run and joining it."""
+        while not self._lock.acquire(timeout=0.01):
+            if run.cancel:
+                return
+        try:
+            if self._run is not run or run.cancel:
+                return
+            target, fact, measure = run.rewind
+            new = _Run(self, GOTO, target=target)
+            new.divergence, new.measure = fact, measure
+            new.until_outcome = run.until_outcome  # `nan` met: said at the pause too
+            run.rewound = True
+            self.state = replace(self.state, status="running", pause_index=target)
+            self._start(new)
+        finally:
+            self._lock.release()
+
     def wait(self, timeout: float | None = None) -> RunState:
         """Block until the worker waits for a command or the run has ended (or the
         timeout passes); return the state. For headless drivers and tests; the app
-        never needs it."""
+        never needs it. A diverged run replaced by its replay is followed."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        run = self._run
-        if run is not None:
+        while True:
+            run = self._run
+            if run is None:
+                break
             with run.cv:
                 while not run.ended and not (run.suspended and not run.resume):
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         break
                     run.cv.wait(remaining)
+            if not (run.ended and run.rewound and self._run is not run):
+                break
         return self.state
 
     def reset(self) -> None:
@@ -1307,7 +1530,7 @@ class Runner:
         if run is None:
             return False
         with run.cv:
-            if not run.replaying or run.mode != GOTO or k >= run.target or run.points > k:
+            if not run.replaying or run.measure is not None or run.mode != GOTO or k >= run.target or run.points > k:
                 return False
             old = (run.target, run.silent_arrival, run.pending_mode)
             run.target = k
@@ -1381,7 +1604,7 @@ class Runner:
         """
         count = len(state.costs)
         size = _state_size(state)
-        state = replace(state, costs=())
+        state = replace(state, costs=(), until=None, divergence=None)  # news of that moment only
         with self._history_lock:  # not self._lock: that one is held while joining the worker
             history = self._history
             old = history.pop(state.pause_index, None)
@@ -1549,14 +1772,21 @@ class Runner:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Cancelled))
             thread.join(CANCEL_TIMEOUT / 2)
 
-    def run_to_end(self) -> RunState:
-        """Headless: run every cell in the calling thread; return the final state."""
+    def run_to_end(self, until: Condition | None = None) -> RunState:
+        """Headless: run every cell in the calling thread; return the final state.
+        With `until`, stop at the pause point where it is first met (any loop; the
+        returned state is "paused" there, `state.until` says what was met) or, never
+        met, at the end ("done", `state.until.reason == "end"`)."""
         with self._lock:
             self._stop()
             run = _Run(self, FREE, headless=True)
+            run.until = until
             self._run = run
         try:
             run.execute()
+        except _Stopped:
+            run.status = "paused"
+            self.state = run.build("paused", True, run.points - 1)
         except _Cancelled:
             if run.emit_error is not None:
                 raise run.emit_error from None

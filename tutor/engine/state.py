@@ -269,6 +269,49 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class UntilOutcome:
+    """Where a run-until (`u`, `tutor run --until`) stopped, and why.
+
+    `reason`: "met" (the first iteration meeting the condition), "reached" (the
+    iteration of `500` / `@500`), "loop_end" (the loop ended first: `iteration` is its
+    last), "end" (the lesson ended first, or had already ended). `iteration` and `cost`
+    are the iteration that met it (or the last one run); for `grad > x`, `parameter`
+    names the tensor whose grad norm `grad_norm` met it.
+    """
+
+    condition: str
+    reason: Literal["met", "reached", "loop_end", "end"]
+    cell: int | None = None
+    iteration: int | None = None
+    cost: float | None = None
+    parameter: str | None = None
+    grad_norm: float | None = None
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A free run that diverged, and where it paused (see engine/divergence.py).
+
+    `kind`: "nonfinite" (the cost of `iteration` is nan/inf) or "growth" (it is 10x the
+    cost five iterations earlier). The run pauses after `last_finite`, the last
+    iteration with a finite cost (-1: none). The growth began at iteration
+    `growth_start`, whose iteration point is pause point `back_point` (`b` goes there).
+    `parameter` is the tensor whose update grew fastest from `growth_start` to
+    `last_finite`, by the factor `update_growth` (None when it could not be measured).
+    """
+
+    kind: Literal["nonfinite", "growth"]
+    cell: int
+    iteration: int
+    cost: float
+    last_finite: int
+    growth_start: int
+    back_point: int
+    parameter: str | None = None
+    update_growth: float | None = None
+
+
+@dataclass(frozen=True)
 class RunState:
     status: Status = "idle"
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
@@ -306,3 +349,5 @@ class RunState:
     graph_preview: BackwardGraph | None = None
     # Paused inside a function defined in the lesson (None: in a cell's own code).
     frame: Frame | None = None
+    until: UntilOutcome | None = None  # why a run-until stopped here (until the next command)
+    divergence: Divergence | None = None  # the run diverged and paused here
