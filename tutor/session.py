@@ -28,6 +28,7 @@ from typing import Any
 
 from tutor.engine.lesson import Cell, Lesson
 from tutor.engine.state import CostPoint, Landscape, RunState
+from tutor.engine.until import Condition
 from tutor.progress import Progress
 
 MAX_PREVIOUS = 5  # earlier runs kept per lesson for the cost plot's overlay
@@ -82,11 +83,46 @@ class RunArchive(Mapping):
         runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs, state.landscape))
         del runs[MAX_PREVIOUS:]
 
+    def keep_costs(self, lesson_id: str, costs: tuple[CostPoint, ...]) -> None:
+        """Remember a curve that is not a whole run's state (a branch's origin)."""
+        if not costs:
+            return
+        runs = self._runs.setdefault(lesson_id, [])
+        runs.insert(0, PreviousRun(lr_label(costs), costs))
+        del runs[MAX_PREVIOUS:]
+
     def of(self, lesson_id: str) -> tuple[PreviousRun, ...]:
         return tuple(self._runs.get(lesson_id, ()))
 
     def clear(self, lesson_id: str) -> None:
         self._runs.pop(lesson_id, None)
+
+
+# ---------------------------------------------------------------------- branches
+
+
+@dataclass(frozen=True)
+class Branch:
+    """The current run is a what-if: the learner went back to `iteration` (after
+    `step` recorded iterations) and changed the lr from `old_lr` to `new_lr` there, or
+    edited cell `edited_cell`; the run it branched from is kept with the earlier runs.
+    The plot labels the current curve with this (tutor/ui/steer_words.py)."""
+
+    step: int
+    iteration: int | None
+    old_lr: float | None = None
+    new_lr: float | None = None
+    edited_cell: int | None = None
+
+
+def branch_point(furthest: tuple[CostPoint, ...], state: RunState) -> int | None:
+    """The step the current run would branch at when the learner changes something
+    now: the number of iterations recorded so far, when the run has been further than
+    this before (it went back); None at the front of the run (nothing to branch from)."""
+    k = len(state.costs)
+    if k < len(furthest) and furthest[:k] == state.costs:
+        return k
+    return None
 
 
 # ---------------------------------------------------------------------- pure choices
@@ -191,6 +227,9 @@ class LessonSession:
         self._saved_section: int | None = None
         self._diverged_counted = False  # this run's non-finite cost is counted
         self._predictions_recorded: dict[int, str] = {}  # cell -> prediction compared
+        self.branch: Branch | None = None  # the current run branched from a kept one
+        self._furthest: tuple[CostPoint, ...] = ()  # the costs of the furthest state seen
+        self._pending_until: Condition | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -246,6 +285,8 @@ class LessonSession:
         """The screen shows `state`: the viewed section follows the running cell, and
         a finished lesson is marked once (and its position saved)."""
         lesson = self.lesson
+        if len(state.costs) >= len(self._furthest):
+            self._furthest = state.costs
         if state.cell is not None and state.cell != self._followed_cell:
             self._followed_cell = state.cell
             if state.cell < len(lesson.cells):
@@ -387,10 +428,30 @@ class LessonSession:
             return
         self.queued.clear()
         self._free_running = False
+        state = runner.state
+        if state.divergence is not None and state.status == "paused":
+            runner.goto(state.divergence.back_point)  # back to where the growth began
+            return
         if runner.back_target() is None:
             self.notice("lesson.nothing_back")
             return
         runner.step_back()
+
+    def run_until(self, condition: Condition) -> None:
+        """Run until a condition, or jump (`500`, `@500`; engine/until.py, already
+        parsed by the field): see Runner.run_until."""
+        if self.runner is None or self.resuming:
+            self._pending_until = condition
+        if self._engine("_run_pending_until") is None:
+            return
+        self.queued.clear()
+        self._free_running = True
+        self.runner.run_until(condition)
+
+    def _run_pending_until(self) -> None:
+        condition, self._pending_until = self._pending_until, None
+        if condition is not None:
+            self.run_until(condition)
 
     def reset(self) -> None:
         if (runner := self._engine()) is None:
@@ -401,15 +462,30 @@ class LessonSession:
         self.queued.clear()
         self._free_running = False
         self._sent_from = None
+        self.branch, self._furthest = None, ()
         runner.reset()
 
     def set_lr(self, lr: float) -> None:
         """The learner's learning rate (already validated), remembered in progress."""
         self.progress.add_lr(self.lesson.id, lr)
         if self.runner is not None:
+            self._branch_on_lr(lr)
             self.runner.set_lr(lr)
         else:
             self._pending_lr = lr
+
+    def _branch_on_lr(self, lr: float) -> None:
+        """An lr change after going back makes a branch: the run as it went before
+        (its furthest costs) is kept with the earlier runs, to compare."""
+        state = self.runner.state
+        k = branch_point(self._furthest, state)
+        old = state.lr if state.lr is not None else state.lr_override
+        if k is None or old == lr:
+            return
+        self.runs.keep_costs(self.lesson.id, self._furthest)
+        iteration = state.iteration if state.iteration is not None else k
+        self.branch = Branch(step=k, iteration=iteration, old_lr=old, new_lr=lr)
+        self._furthest = state.costs
 
     def go_section(self, delta: int) -> bool:
         """View the previous/next section; False at either end."""
@@ -421,6 +497,7 @@ class LessonSession:
 
     def clear_runs(self) -> None:
         self.runs.clear(self.lesson.id)
+        self.branch = None
         self.notice("lesson.runs_cleared")
 
     def predict(self, index: int, text: str) -> None:
@@ -441,6 +518,7 @@ class LessonSession:
         if old is None:
             return True  # torch still loading: the runner will be made from the new lesson
         self._replace_runner(old)
+        self.branch = Branch(step=0, iteration=None, edited_cell=index)
         self._catch_up(index)
         return True
 
@@ -456,6 +534,7 @@ class LessonSession:
         self._free_running = False
         self._sent_from = None  # a step sent to the old runner is no answer awaited from this one
         self.resuming = False
+        self.branch, self._furthest = None, ()
 
     # ------------------------------------------------------------------ live reload
 

@@ -262,18 +262,24 @@ async def test_error_is_shown_with_its_line_and_r_recovers(make_app):
         assert "ZeroDivisionError" not in screen_text(app)
 
 
-async def test_non_finite_cost_stops_and_shows_the_hint(make_app):
+async def test_a_diverging_run_pauses_says_why_and_b_goes_back_to_where_it_began(make_app):
     app = make_app(lesson="diverge")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lesson(pilot)
         await pilot.press("space")
-        await wait_for(pilot, lambda: screen.runner.state.hint is not None, what="the hint")
+        await wait_for(pilot, lambda: screen.runner.state.divergence is not None, what="the divergence")
         await wait_for(pilot, lambda: settled(screen))
-        assert screen.runner.state.status != "running"
-        assert "learning rate is probably too large" in screen_text(app)
+        state = screen.runner.state
+        assert state.status == "paused" and state.divergence.kind == "growth"
+        text = screen_text(app)
+        assert "learning rate is probably too large" in text and "b: back to iter 0" in text
         await pilot.press("l")
         await pilot.pause(0.1)
         assert "학습률이 너무 큰" in screen_text(app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.runner.state.iteration == state.divergence.growth_start
+                       and screen.runner.state.status == "paused", what="the way back")
+        assert screen.runner.state.divergence is None
 
 
 async def test_p_records_a_prediction_and_compares_it_after_the_cell_ran(make_app):

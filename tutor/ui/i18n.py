@@ -297,6 +297,56 @@ STRINGS: dict[str, tuple[str, str]] = {
     "graph.step_end": ("done, {total} steps. Each leaf's .grad:", "끝, {total}단계. 각 잎(leaf)의 .grad:"),
     "graph.module": ("module", "모듈"),
     "graph.nothing": ("no backward() to step through yet", "따라갈 backward()가 아직 없습니다"),
+    # run until / jump (`u`), divergence, branches (issue 18)
+    "lesson.until": ("until", "조건 실행"),
+    "describe.lesson.until": ("run until / jump: 500, @500, cost < 0.01, nan, …",
+                              "조건까지 실행 / 이동: 500, @500, cost < 0.01, nan, …"),
+    "until.label": ("until", "조건"),
+    "until.placeholder": ("500, @500, cost < 0.01, nan…", "500, @500, cost < 0.01, nan…"),
+    "until.empty": ("type a condition, e.g. cost < 0.01 or 500", "조건을 입력하세요. 예: cost < 0.01 또는 500"),
+    "until.unknown": (
+        "not a condition: {text} (try 500, @500, cost < 0.01, cost rises, grad > 10, nan)",
+        "조건이 아닙니다: {text} (예: 500, @500, cost < 0.01, cost rises, grad > 10, nan)",
+    ),
+    "until.number": ("needs a finite number after < or >: {text}", "< 나 > 뒤에는 유한한 수가 와야 합니다: {text}"),
+    "until.iteration": ("an iteration is a whole number, 0 or more: {text}",
+                        "반복 번호는 0 이상의 정수입니다: {text}"),
+    "until.cancelled": ("nothing run", "실행하지 않았습니다"),
+    "until.applied": ("running until {condition}", "{condition}까지 실행합니다"),
+    "until.met": ("Stopped: {condition} at iteration {iteration} (cost {cost}).",
+                  "멈춤: 반복 {iteration}에서 {condition} 조건을 만족했습니다 (비용 {cost})."),
+    "until.met_grad": (
+        "Stopped: {condition} at iteration {iteration}: the gradient of {parameter} has norm {norm}.",
+        "멈춤: 반복 {iteration}에서 {condition} 조건을 만족했습니다. {parameter}의 기울기 크기는 {norm}입니다.",
+    ),
+    "until.reached": ("Stopped at iteration {iteration}, as asked ({condition}).",
+                      "요청한 대로 반복 {iteration}에서 멈췄습니다 ({condition})."),
+    "until.loop_end": (
+        "{condition} was not met: the loop ended at iteration {iteration} (cost {cost}).",
+        "{condition} 조건을 만족하지 못한 채 반복문이 반복 {iteration}에서 끝났습니다 (비용 {cost}).",
+    ),
+    "until.end": ("{condition} was not met: the lesson's code has run to the end.",
+                  "{condition} 조건을 만족하지 못한 채 강의 코드가 끝까지 실행되었습니다."),
+    "divergence.nonfinite": (
+        "The learning rate is probably too large: the cost became {cost} at iter {iteration}; "
+        "paused after iter {last}, the last finite one.",
+        "학습률이 너무 큰 것 같습니다: 반복 {iteration}에서 비용이 {cost}이(가) 되어, "
+        "마지막으로 유한했던 반복 {last} 뒤에서 멈췄습니다.",
+    ),
+    "divergence.first": (
+        "The learning rate is probably too large: the first cost is already {cost}; paused before it.",
+        "학습률이 너무 큰 것 같습니다: 첫 반복의 비용부터 {cost}입니다. 그 앞에서 멈췄습니다.",
+    ),
+    "divergence.growth": (
+        "The learning rate is probably too large: the cost grew 10× in 5 iterations (iter {iteration}: {cost}).",
+        "학습률이 너무 큰 것 같습니다: 5번의 반복 동안 비용이 10배 넘게 커졌습니다 (반복 {iteration}: {cost}).",
+    ),
+    "divergence.parameter": ("{parameter}'s update grew fastest (×{growth}).",
+                             "{parameter}의 갱신(update)이 가장 빨리 커졌습니다 (×{growth})."),
+    "divergence.advice": ("b: back to iter {start}, where the growth began.",
+                          "b: 증가가 시작된 반복 {start}(으)로 돌아가기."),
+    "plot.branch": ("lr {old} → {new} at iter {iteration}", "반복 {iteration}에서 lr {old} → {new}"),
+    "plot.branch_edit": ("cell {cell} edited", "셀 {cell} 수정"),
     # help
     "help.title": ("Keys", "키"),
     "help.footer": ("? or escape closes this help", "? 또는 escape로 닫습니다"),

@@ -28,6 +28,7 @@ from tutor.engine.state import RunState
 from tutor.session import LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell
 from tutor.ui.i18n import localize_bindings, t
 from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
+from tutor.ui.steer_words import branch_words, divergence_words, until_words
 from tutor.ui.widgets.code_view import CodeView
 from tutor.ui.widgets.hints import HintsPanel
 from tutor.ui.widgets.chart_pane import ChartPane
@@ -40,6 +41,7 @@ from tutor.ui.widgets.prose import Prose
 from tutor.ui.widgets.status_line import StatusLine
 from tutor.ui.widgets.tensor_table import TensorTable
 from tutor.ui.widgets.update_view import StepView
+from tutor.ui.widgets.until_field import UntilField
 
 REFRESH_HZ = 15
 PLOT_MIN_INTERVAL = 0.5  # seconds between plot rebuilds while running
@@ -80,6 +82,7 @@ class LessonScreen(Screen):
         Binding("space", "run", "run", id="lesson.run"),
         Binding("r", "reset", "reset", id="lesson.reset"),
         Binding("e", "edit_lr", "lr", id="lesson.lr"),
+        Binding("u", "run_until", "until", show=False, id="lesson.until"),
         Binding("left_square_bracket", "section(-1)", "◀§", id="lesson.prev_section"),
         Binding("right_square_bracket", "section(1)", "§▶", id="lesson.next_section"),
         Binding("g", "toggle_log", "log y", show=False, id="lesson.log"),
@@ -172,6 +175,7 @@ class LessonScreen(Screen):
                     yield TensorTable(lang, id="tensors")
         yield StepView(lang, id="step-view")
         yield LrField(lang, id="lr-field")
+        yield UntilField(lang, id="until-field")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -230,7 +234,8 @@ class LessonScreen(Screen):
             self.query_one(StepView).show(state.updates)
         if not running or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
             self._plot_built_at = now
-            self.query_one(CostPlot).show(state.costs, state.lr_changes, session.previous_runs())
+            self.query_one(CostPlot).show(state.costs, state.lr_changes, session.previous_runs(),
+                                          self._branch_label())
             if self.query_one(ChartPane).current == "landscape":
                 self._render_landscape(state)
         self.stepper.observe(state)
@@ -258,6 +263,10 @@ class LessonScreen(Screen):
             self._warned_critical = key
             self.notify(t("landscape.warn", self.lang, lr=f"{lr:g}", crit=f"{land.critical_lr:.3g}"),
                         severity="warning", timeout=6)
+
+    def _branch_label(self) -> str | None:
+        branch = self.session.branch
+        return None if branch is None else branch_words(branch, self.lang)
 
     def _render_prose(self) -> None:
         lang = self.lang
@@ -301,6 +310,11 @@ class LessonScreen(Screen):
             hint = state.hint.get(lang)
         elif state.finished:
             hint = t("lesson.finished", lang)
+        steer = [until_words(state.until, lang)] if state.until is not None else []
+        if state.divergence is not None:  # it says what the engine's hint says, and more
+            steer.append(divergence_words(state.divergence, lang))
+        if steer:
+            hint = "\n".join(steer)
         if cell_index is None or cell_index >= len(self.lesson.cells):
             pane.show(None, None, False, error, hint)
             pane.border_title = t("pane.output", lang)
@@ -360,7 +374,8 @@ class LessonScreen(Screen):
         for widget in (self.query_one(StatusLine), self.query_one(TensorTable),
                        self.query_one(CostPlot), self.query_one(OutputPane), self.query_one(LrField),
                        self.query_one(LandscapeView),
-                       self.query_one(GraphView), self.query_one(StepView)):
+                       self.query_one(GraphView), self.query_one(StepView),
+                       self.query_one(UntilField)):
             widget.set_lang(lang)
         self.query_one(CodeView).invalidate()
         chart = self.query_one(ChartPane)
@@ -397,6 +412,9 @@ class LessonScreen(Screen):
     def action_edit_lr(self) -> None:
         self.query_one(LrField).begin_edit()
 
+    def action_run_until(self) -> None:
+        self.query_one(UntilField).begin_edit()
+
     # ------------------------------------------------------------------ keys
 
     async def on_key(self, event: events.Key) -> None:
@@ -430,6 +448,19 @@ class LessonScreen(Screen):
             elif char and char.isprintable() and len(char) == 1:
                 field.type(char)
             return True  # every key belongs to the field while it edits
+        until = self.query_one(UntilField)
+        if until.editing:  # the `u` field is a mode of the same handler
+            if key == "enter":
+                condition = until.submit()
+                if condition is not None:
+                    self.session.run_until(condition)
+            elif key == "escape":
+                until.cancel()
+            elif key == "backspace":
+                until.backspace()
+            elif char and char.isprintable() and len(char) == 1:
+                until.type(char)
+            return True
         action = self._key_actions().get(key)
         if action is not None:
             await self.run_action(action)

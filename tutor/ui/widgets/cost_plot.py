@@ -137,6 +137,7 @@ class CostPlot(Widget):
         self._costs: tuple[CostPoint, ...] = ()
         self._lr_changes: tuple[int, ...] = ()
         self._previous: tuple[PreviousRun, ...] = ()
+        self._branch: str | None = None  # the current run is a branch: its label
         self._cache_key: tuple | None = None
         self._cache: Text | None = None
         self.builds = 0  # how many times plotext ran (tests check it is not per tick)
@@ -146,10 +147,14 @@ class CostPlot(Widget):
         costs: tuple[CostPoint, ...],
         lr_changes: tuple[int, ...],
         previous: tuple[PreviousRun, ...],
+        branch: str | None = None,
     ) -> None:
-        if (costs, lr_changes, previous) == (self._costs, self._lr_changes, self._previous):
+        """`branch`: the current run branched from one of `previous` (its label,
+        e.g. `lr 0.1 → 0.5 at iter 20`, shown instead of the current run's lr)."""
+        new = (costs, lr_changes, previous, branch)
+        if new == (self._costs, self._lr_changes, self._previous, self._branch):
             return
-        self._costs, self._lr_changes, self._previous = costs, lr_changes, previous
+        self._costs, self._lr_changes, self._previous, self._branch = new
         self.refresh()
 
     def set_log(self, log: bool) -> None:
@@ -168,7 +173,8 @@ class CostPlot(Widget):
         legend = Text(no_wrap=True, overflow="ellipsis")
         if self._costs:
             legend.append("━ ", Style(color=f"color({CURRENT_COLOR})"))
-            legend.append(f"{t('plot.now', self.lang)} {lr_label(self._costs)} ")
+            label = self._branch if self._branch is not None else lr_label(self._costs)
+            legend.append(f"{t('plot.now', self.lang)} {label} ")
         if self._lr_changes:
             legend.append(t("plot.lr_mark", self.lang) + " ", Style(color=f"color({LR_MARK_COLOR})"))
         if self.log_scale:
@@ -189,7 +195,8 @@ class CostPlot(Widget):
 
     def render(self) -> Text:
         width, height = self.content_size
-        key = (self._costs, self._lr_changes, self._previous, self.log_scale, width, height, self.lang)
+        key = (self._costs, self._lr_changes, self._previous, self._branch, self.log_scale, width, height,
+               self.lang)
         if key == self._cache_key and self._cache is not None:
             return self._cache
         if not self._costs and not self._previous:
