@@ -299,7 +299,8 @@ class LessonSession:
 
     def _record_for_teacher(self, state: RunState) -> None:
         """Save what `tutor class` shows, when it happens: the section the learner
-        moved to, a run whose cost became non-finite (once per run), and how close a
+        moved to, a run that diverged (paused by the divergence check, or whose cost became
+        non-finite; once per run), and how close a
         prediction was once its cell has run (once per prediction)."""
         changed = False
         if self.runner is not None and not self.resuming and self.section != self._saved_section:
@@ -307,7 +308,8 @@ class LessonSession:
             cell = state.cell if state.cell is not None else 0
             self.progress.set_position(self.lesson.id, self.section, cell)
             changed = True
-        if state.cost is not None and not math.isfinite(state.cost) and not self._diverged_counted:
+        diverged = state.divergence is not None or (state.cost is not None and not math.isfinite(state.cost))
+        if diverged and not self._diverged_counted:
             self._diverged_counted = True
             self.progress.add_divergence(self.lesson.id)
             changed = True

@@ -78,7 +78,9 @@ def test_sections_divergences_and_predictions_reach_the_progress_file(tmp_path):
     session.set_lr(5.0)  # |1 - 2*5| = 9 per epoch: w*w overflows to inf
     session.run()
     state = _settle(session)
-    assert not math.isfinite(state.cost)
+    assert state.divergence is not None  # paused before the cost overflows (issue 18)
+    session.run()  # on past the pause: the cost overflows, still the same run
+    state = _settle(session)
     session.observe(state)  # seen again: still one diverged run
     on_disk = Progress.load(progress_path)
     assert on_disk.diverged("teach") == 1
