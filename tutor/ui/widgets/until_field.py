@@ -43,12 +43,12 @@ class UntilField(Horizontal):
         yield Static("", id="until-message")
 
     def on_mount(self) -> None:
-        self._render()
+        self._show()
 
     def set_lang(self, lang: str) -> None:
         self.lang = lang
         self.query_one("#until-label", Label).update(t("until.label", lang))
-        self._render()
+        self._show()
 
     def begin_edit(self) -> None:
         """Open, with the last condition given selected (enter runs it again)."""
@@ -56,20 +56,20 @@ class UntilField(Horizontal):
         self._selected = bool(self.text)
         self._message = None
         self.add_class("-editing")
-        self._render()
+        self._show()
 
     def type(self, chars: str) -> None:
         if self._selected:
             self.text, self._selected = "", False
         self.text += chars
-        self._render()
+        self._show()
 
     def backspace(self) -> None:
         if self._selected:
             self.text, self._selected = "", False
         else:
             self.text = self.text[:-1]
-        self._render()
+        self._show()
 
     def submit(self) -> Condition | None:
         """`enter`: a condition ends the edit and is returned (the caller runs it at
@@ -79,7 +79,7 @@ class UntilField(Horizontal):
         except UntilError as refused:
             self._message = (refusal_key(refused), {"text": refused.text})
             self._selected = False
-            self._render()
+            self._show()
             return None
         self._end_edit()
         return condition
@@ -92,9 +92,9 @@ class UntilField(Horizontal):
         self._selected = False
         self._message = None
         self.remove_class("-editing")
-        self._render()
+        self._show()
 
-    def _render(self) -> None:
+    def _show(self) -> None:
         if not self.is_mounted:
             return
         shown = Text()
