@@ -60,26 +60,16 @@ def _graph_text(screen) -> str:
     return "\n".join(str(s.render()) for s in view.query(Static))
 
 
-async def test_v_cycles_the_chart_pane_to_the_graph(seed_app):
-    app = seed_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_lesson(pilot)
-        chart = screen.query_one("#chart")
-        assert chart.current == "plot"
-        await pilot.press("v", "v")  # cost → landscape → graph
-        assert chart.current == "graph" and chart.border_title == "autograd graph"
-        assert "No backward() yet" in _graph_text(screen)
-        await pilot.press("v")
-        assert chart.current == "plot"
-
-
-async def test_B_at_backward_runs_it_then_steps_node_by_node(seed_app):
+async def test_v_shows_the_graph_and_B_runs_the_call_then_steps_node_by_node(seed_app):
     app = seed_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _at_backward_call(pilot)
         assert screen.runner.state.backward is None  # not run yet
-        await pilot.press("v", "v")
+        chart = screen.query_one("#chart")
+        assert chart.current == "plot"
+        await pilot.press("v", "v")  # cost → landscape → graph
         await pilot.pause(0.1)
+        assert chart.current == "graph" and chart.border_title == "autograd graph"
         preview = _graph_text(screen)  # the graph of z before its backward() runs
         assert "graph of z, before backward()" in preview and "∇" not in preview
         await pilot.press("B")

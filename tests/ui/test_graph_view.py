@@ -163,3 +163,13 @@ def test_stepper_runs_the_call_at_a_backward_line_then_steps_its_pass(tmp_path):
     stepper.observe(moved_on)
     assert stepper.step is None
     assert stepper.press(lesson, RunState(status="paused", cell=0, line=first, pause_index=0)) == "nothing"
+
+
+async def test_graph_view_without_a_backward_says_so():
+    from textual.widgets import Static
+
+    app = _GraphApp("ko", None, None)
+    async with app.run_test(size=(60, 12)) as pilot:
+        await pilot.pause(0.05)
+        head = str(app.query_one("#graph-head", Static).render())
+        assert "아직 backward()가 없습니다" in head
