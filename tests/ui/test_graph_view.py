@@ -173,3 +173,24 @@ async def test_graph_view_without_a_backward_says_so():
         await pilot.pause(0.05)
         head = str(app.query_one("#graph-head", Static).render())
         assert "아직 backward()가 없습니다" in head
+
+
+async def test_stepping_a_tall_graph_keeps_the_current_node_in_sight():
+    torch.manual_seed(0)
+    x = torch.ones(2, requires_grad=True)
+    h = x
+    for _ in range(12):  # a chain of 25 nodes: taller than the pane
+        h = torch.tanh(h * 1.1)
+    cost = h.sum()
+    graph = _graph(cost, {"x": x, "cost": cost})
+    app = _GraphApp("en", graph, None)
+    async with app.run_test(size=(60, 12)) as pilot:
+        view = app.query_one(GraphView)
+        scroll = app.query_one("#graph-scroll")
+        last = len(graph.order) - 1
+        view.show(graph, last)  # the leaf, at the bottom of the tree
+        await pilot.pause(0.2)
+        assert scroll.scroll_y > 0
+        row = next(i for i, line in enumerate(tree_text(graph, "en", last, False).plain.split("\n")) if "▶" in line)
+        assert scroll.scroll_y <= row < scroll.scroll_y + scroll.size.height
+        assert "B 26/26" in str(app.query_one("#graph-step").render())  # the panel stays put

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tutor.engine.backward_steps import label, step_at
@@ -215,11 +215,16 @@ def header_text(graph: BackwardGraph, lang: str, stepping: bool) -> Text:
     return out
 
 
-class GraphView(VerticalScroll, can_focus=False):
-    """Renders a BackwardGraph; `show(graph, step)` skips work when nothing changed."""
+class GraphView(Vertical):
+    """Renders a BackwardGraph; `show(graph, step)` skips work when nothing changed.
+
+    The header and the step panel stay put; the tree below them scrolls, and while
+    stepping it scrolls to keep the current node (▶) in sight."""
 
     DEFAULT_CSS = """
-    GraphView > #graph-tree { text-wrap: nowrap; text-overflow: ellipsis; }
+    GraphView > #graph-head, GraphView > #graph-step { height: auto; }
+    GraphView > #graph-scroll { height: 1fr; scrollbar-size-vertical: 1; }
+    GraphView #graph-tree { text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, lang: str, **kwargs) -> None:
@@ -232,7 +237,8 @@ class GraphView(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("", id="graph-head")
         yield Static("", id="graph-step")
-        yield Static("", id="graph-tree")
+        with VerticalScroll(id="graph-scroll", can_focus=False):
+            yield Static("", id="graph-tree")
 
     def set_lang(self, lang: str) -> None:
         self.lang = lang
@@ -257,7 +263,14 @@ class GraphView(VerticalScroll, can_focus=False):
         panel.display = step is not None
         if step is not None:
             panel.update(step_text(graph, step, self.lang))
-        tree.update(tree_text(graph, self.lang, step, collapse=step is None))
+        text = tree_text(graph, self.lang, step, collapse=step is None)
+        tree.update(text)
+        row = next((i for i, line in enumerate(text.plain.split("\n")) if "▶" in line), None)
+        scroll = self.query_one("#graph-scroll", VerticalScroll)
+        if row is None:
+            scroll.scroll_home(animate=False)
+        else:  # the current node in sight, with a line of context above it
+            self.call_after_refresh(scroll.scroll_to, y=max(0, row - 1), animate=False)
 
     def on_mount(self) -> None:
         self._key = None
