@@ -292,3 +292,38 @@ def test_front_matter_landscape_key_errors(tmp_path, extra, message):
 def test_cli_landscape_needs_jsonl(tutor_cli):
     code, out, err = tutor_cli("run", "gradient-descent", "--landscape")
     assert code == 2 and out == "" and "--landscape needs --jsonl" in err
+
+
+def test_the_range_holds_the_path_also_when_the_run_leaves_the_bowl(make_lesson):
+    lesson = make_lesson([HAND_1D.replace("range(10)", "range(8)")])
+    state = Runner(lesson, lr_override=0.3, landscape=True).run_to_end()
+    land = state.landscape
+    ws = [p[0] for p in land.path]
+    assert max(abs(w - 2) for w in ws[-3:]) > 100  # each step overshoots further
+    values = land.axes[0].values
+    assert values[0] <= min(ws) and max(ws) <= values[-1]
+    assert land.critical_lr == pytest.approx(1 / 7) and land.critical_lr < 0.3
+
+
+def test_kept_states_share_their_path_points(make_lesson):
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "6")])
+    runner = Runner(lesson, landscape=True)
+    try:
+        runner.next()
+        runner.wait(10)
+        runner.next()
+        first = runner.wait(10).landscape
+        runner.next()
+        second = runner.wait(10).landscape
+        assert len(second.path) == len(first.path) + 1
+        assert all(a is b for a, b in zip(first.path, second.path))
+    finally:
+        runner.close()
+
+
+def test_big_models_get_smaller_grids():
+    from tutor.engine.landscape import grid_sizes
+
+    assert grid_sizes(2, 8) == (40, 20) and grid_sizes(1, 8) == (101,)
+    assert grid_sizes(2, 130_000) == (16, 8)  # a 784-100-10 MLP on 64 samples
+    assert grid_sizes(2, 10**9) == (10, 5) and grid_sizes(1, 10**9) == (21,)

@@ -49,15 +49,17 @@ from tutor.engine.state import Landscape, LandscapeAxis
 
 GRID_1D = 101  # points on the curve of one parameter
 GRID_2D = (40, 20)  # points along the first and second axis of a heatmap
+GRID_WORK = 20_000  # above this many parameters + data elements, grids shrink (grid_sizes)
 MIN_INTERVAL = 0.2  # seconds between recomputations while running freely (5 Hz)
 MARGIN = 0.25  # the range holds the path plus this share of its span on each side
 SHOWN_PATH = 300  # points of the path a RunState carries (the first ones, then thinned)
 SHOWN_HEAD = 100
-MAX_PATH_NUMBERS = 4_000_000  # path floats kept before thinning the recorded path
+MAX_PATH_NUMBERS = 1_000_000  # path floats kept (8 MB) before thinning the recorded path
 CRITICAL_MAX_PARAMS = 1000  # Hessians of bigger models are not computed
 FULL_HESSIAN = 64  # up to this many parameters: the whole Hessian, else power iteration
 TUPLE_PARAMS = 4096  # up to this many elements the path is kept as tuples of floats
 BATCH_NUMBERS = 2_000_000  # parameter floats per vmap batch
+FAILED = "failed"  # no landscape: computing it raised (the run goes on untouched)
 NOT_CRITICAL = "not-sgd"  # no critical lr: the loop does not train by plain gradient descent
 TOO_BIG = "too-big"  # no critical lr: more than CRITICAL_MAX_PARAMS parameters
 
@@ -423,7 +425,11 @@ def principal_axes(path: torch.Tensor, center: torch.Tensor, grad: torch.Tensor 
                 first = float(diffs[0] @ v)
                 dirs.append(-v if first > 0 else v)  # the path runs from negative to 0
                 shares.append(float(s[i] ** 2) / total if total > 0 else None)
-    candidates = ([grad] if grad is not None else []) + [torch.eye(d, dtype=center.dtype)[i] for i in range(min(d, 3))]
+    candidates = [grad] if grad is not None else []
+    for i in range(min(d, 3)):
+        axis = torch.zeros(d, dtype=center.dtype)
+        axis[i] = 1.0
+        candidates.append(axis)
     for cand in candidates:
         if len(dirs) >= 2:
             break
@@ -435,6 +441,18 @@ def principal_axes(path: torch.Tensor, center: torch.Tensor, grad: torch.Tensor 
             dirs.append(v)
             shares.append(None)
     return [_AxisSpec(name=f"PC{i + 1}", direction=dirs[i], explained=shares[i]) for i in range(len(dirs))]
+
+
+def grid_sizes(axes: int, work: int) -> tuple[int, ...]:
+    """GRID_1D or GRID_2D points, fewer for a big model: `work` is its parameters plus
+    the elements of the tensors its cost reads (the data), and a grid holds about
+    GRID_WORK / work of the full count (at least 21 points, or 10 x 5). Decided by
+    sizes, not by timing, so the same lesson always gets the same grid."""
+    scale = min(1.0, GRID_WORK / max(1, work))
+    if axes == 1:
+        return (max(21, round(GRID_1D * scale)),)
+    side = max(0.25, math.sqrt(scale))
+    return (max(10, round(GRID_2D[0] * side)), max(5, round(GRID_2D[1] * side)))
 
 
 def _range(coords: list[float], current: float) -> tuple[float, float]:
@@ -482,7 +500,10 @@ class LandscapeTracker:
         self.f: Callable | None = None
         self.path: list[tuple[float, ...] | torch.Tensor] = []
         self._stacked: torch.Tensor | None = None
+        self._coords_key: tuple[int, ...] | None = None
+        self._coords_cache: list[tuple[float, ...]] = []
         self.numel = 0
+        self.work = 0
         self.path_costs: list[float] = []
         self.named: list[_AxisSpec] | None = None
         self.ranges: list[tuple[float, float]] | None = None
@@ -493,6 +514,7 @@ class LandscapeTracker:
         self.lam: float | None = None
         self.version = 0
         self.computed_at = -math.inf
+        self.seconds = 0.0  # how long the last computation took
         self.computed_points = -1
         self.thinned_path = False
 
@@ -536,6 +558,8 @@ class LandscapeTracker:
                 return
         self.plan, self.entries, self.ns = plan, entries, ns
         self.numel = sum(e.numel for e in entries)
+        data = [ns.get(name) for name in plan.reads]
+        self.work = self.numel + sum(v.numel() for v in data if isinstance(v, torch.Tensor))
         self.f = cost_function(plan, ns, entries)
 
     def _current_theta(self) -> tuple[float, ...] | torch.Tensor | None:
@@ -580,6 +604,7 @@ class LandscapeTracker:
             self.path[:] = kept
             self.path_costs = []
             self._stacked = None
+            self._coords_key = None
             self.thinned_path = True
 
     def _path_tensor(self) -> torch.Tensor:
@@ -599,8 +624,14 @@ class LandscapeTracker:
         if self.f is None or not self.path:
             return None
         now = time.monotonic()
-        if not force and not full_path and self.last is not None and now - self.computed_at < MIN_INTERVAL:
-            return self.last
+        if self.last is not None and not full_path:
+            # a big model's grid takes long: it may use about a tenth of the run's time
+            # while running freely, and at most half while stepping
+            since = now - self.computed_at
+            if not force and since < max(MIN_INTERVAL, 10 * self.seconds):
+                return self.last
+            if force and self.work > GRID_WORK and since < 2 * self.seconds:
+                return self.last  # only big models: a small one is always exact when paused
         if self.last is not None and not full_path and self.computed_points == len(self.path) \
                 and len(self.specs) and self.specs[0].direction is None and self._fixed_surface():
             return self.last
@@ -609,8 +640,11 @@ class LandscapeTracker:
             try:
                 result = self._compute(full_path)
             except Exception:  # an odd lesson must never break the run
+                self.problem = FAILED
                 return self.last
+        self.problem = None
         self.computed_at = time.monotonic()
+        self.seconds = self.computed_at - now
         self.computed_points = len(self.path)
         if not full_path:
             self.last = result
@@ -647,10 +681,11 @@ class LandscapeTracker:
         self.specs = specs
         if recompute:
             self.ranges = [_range(cs, cur) for cs, cur in zip(coords, current)]
-            sizes = (GRID_1D,) if len(specs) == 1 else GRID_2D
+            sizes = grid_sizes(len(specs), self.work)
             values = [_linspace(lo, hi, n) for (lo, hi), n in zip(self.ranges, sizes)]
-            thetas = self._grid_thetas(specs, values, center)
-            flat = evaluate(f, thetas.to(dtype))
+            flat = []
+            for thetas in self._grid_chunks(specs, values, center):  # big models: never all at once
+                flat += evaluate(f, thetas.to(dtype))
             if len(specs) == 1:
                 grid = tuple(flat)
             else:
@@ -667,7 +702,22 @@ class LandscapeTracker:
             self.critical = 2.0 / lam if lam is not None and lam > 0 and math.isfinite(lam) else None
         n = len(self.path)
         shown = list(range(n)) if full_path else _thin(n)
-        path_coords = tuple(tuple(cs[k] for cs in coords) for k in shown)
+        if all(spec.offset is not None for spec in specs):
+            # Element axes: a point's coordinates never change, so their tuples are made
+            # once and shared by every RunState after (the runner keeps up to 512).
+            offsets = tuple(spec.offset for spec in specs)
+            if self._coords_key != offsets:
+                self._coords_key, self._coords_cache = offsets, []
+            cache = self._coords_cache
+            for k in range(len(cache), n):
+                point = self.path[k]
+                if isinstance(point, tuple) and offsets == tuple(range(len(point))):
+                    cache.append(point)
+                else:
+                    cache.append(tuple(cs[k] for cs in coords))
+            path_coords = tuple(cache[k] for k in shown)
+        else:
+            path_coords = tuple(tuple(cs[k] for cs in coords) for k in shown)
         path_cost: tuple[float, ...] = ()
         if len(specs) == 1:
             missing = stacked[len(self.path_costs):]
@@ -693,17 +743,27 @@ class LandscapeTracker:
             return points[:, spec.offset].tolist()
         return ((points - center) @ spec.direction).tolist()
 
+    @classmethod
+    def _grid_thetas(cls, specs: list[_AxisSpec], values: list[tuple[float, ...]], center: torch.Tensor) -> torch.Tensor:
+        """Every grid point's θ as rows (row i*m + j: axes[0][i], axes[1][j])."""
+        return torch.cat(list(cls._grid_chunks(specs, values, center)))
+
     @staticmethod
-    def _grid_thetas(specs: list[_AxisSpec], values: list[tuple[float, ...]], center: torch.Tensor) -> torch.Tensor:
+    def _grid_chunks(specs: list[_AxisSpec], values: list[tuple[float, ...]], center: torch.Tensor):
+        """The grid points' θ, at most BATCH_NUMBERS numbers at a time (a 40x20 grid
+        of a model with 80 000 parameters would be half a gigabyte at once)."""
         grids = torch.meshgrid(*[torch.tensor(v, dtype=torch.float64) for v in values], indexing="ij")
         cols = [g.reshape(-1) for g in grids]
-        thetas = center.repeat(cols[0].numel(), 1)
-        for spec, col in zip(specs, cols):
-            if spec.offset is not None:
-                thetas[:, spec.offset] = col
-            else:
-                thetas += col.unsqueeze(1) * spec.direction.unsqueeze(0)
-        return thetas
+        size = max(1, BATCH_NUMBERS // max(1, center.numel()))
+        for start in range(0, cols[0].numel(), size):
+            part = [col[start:start + size] for col in cols]
+            thetas = center.repeat(part[0].numel(), 1)
+            for spec, col in zip(specs, part):
+                if spec.offset is not None:
+                    thetas[:, spec.offset] = col
+                else:
+                    thetas += col.unsqueeze(1) * spec.direction.unsqueeze(0)
+            yield thetas
 
 
 __all__ = [

@@ -1167,6 +1167,9 @@ def _state_size(state: RunState) -> int:
     """Roughly the bytes a kept state holds: its output characters, and 32 per number
     in its tensor views (a float and its list slot), 200 per view."""
     size = sum(len(text) for text in state.outputs.values())
+    land = state.landscape
+    if land is not None:  # its path (tuples shared between states only for element axes)
+        size += 8 * len(land.path) + (0 if all(not a.direction for a in land.axes) else 100 * len(land.path))
     for view in state.tensors:
         numel = math.prod(view.shape)
         if view.value is not None:

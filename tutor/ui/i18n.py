@@ -195,6 +195,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "no landscape: the front matter's landscape names a parameter this loop does not use",
         "지형 없음: front matter의 landscape가 이 루프에 없는 파라미터를 가리킵니다",
     ),
+    "landscape.problem.failed": (
+        "no landscape: computing it failed for this loop",
+        "지형 없음: 이 루프에서는 계산하지 못했습니다",
+    ),
     "landscape.stable": ("lr {lr} < 2/λmax = {crit}", "학습률 {lr} < 2/λmax = {crit}"),
     "landscape.diverge": (
         "lr {lr} > 2/λmax = {crit}: this run will diverge",
