@@ -71,3 +71,47 @@ async def test_status_line_says_which_function_and_cell(make_app, tmp_path):
         state = screen.runner.state
         assert state.status == "done" and state.frame is None
         assert "train()" not in screen.query_one("#status").render().plain
+
+
+PLOT_LESSON = """\
+---
+id: plots
+title:
+  en: Plots
+  ko: 그래프
+---
+
+## Plot | 그래프
+
+::: en
+A plot.
+:::
+::: ko
+그래프 하나.
+:::
+
+```python
+import matplotlib.pyplot as plt
+plt.plot([0, 1, 2, 3], [0, 1, 4, 9], label="cost")
+plt.title("Cost curve")
+plt.legend()
+plt.show()
+print("plotted")
+```
+"""
+
+
+async def test_a_figure_appears_in_the_output_pane(make_app, tmp_path):
+    lessons = tmp_path / "plots"
+    lessons.mkdir()
+    (lessons / "01-plots.md").write_text(PLOT_LESSON, encoding="utf-8")
+    app = make_app(lesson="plots", lessons=lessons)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await press_and_settle(pilot, screen, "n")
+        state = screen.runner.state
+        assert state.error is None and [f.number for f in state.figures[0]] == [1]
+        await pilot.pause()
+        group = screen.query_one("#output-text").content  # the pane's rich Group
+        text = "\n".join(part.plain for part in group.renderables if hasattr(part, "plain"))
+        assert "plotted" in text and "[figure 1]" in text and "Cost curve" in text and "▚ cost" in text

@@ -1,7 +1,9 @@
 """`tutor run LESSON [--lr X] [--jsonl]`: run a lesson headless (design §3).
 
 Plain mode prints exactly what the lesson's code prints, nothing else; an exception
-in lesson code is one line on stderr, `PATH:LINE: Type: message`, exit 1. With
+in lesson code is one line on stderr, `PATH:LINE: Type: message`, exit 1. The
+figures a lesson shows with matplotlib are printed where they appear, drawn as text
+(engine/figures.py); they are not part of what `check --run` compares. With
 `--jsonl` every runner event is one JSON object per line on stdout instead (see
 `tutor.engine.jsonl`), iteration events with a tensor snapshot each; `--landscape`
 adds a landscape event at the end of each steppable loop, `--graph` a `backward`
@@ -125,6 +127,10 @@ def main(args) -> int:
         def on_event(event) -> None:
             if isinstance(event, ev.Output):
                 out.write(event.text)
+            elif isinstance(event, ev.FigureShown):  # a matplotlib figure, drawn as text
+                from tutor.engine.figures import render
+
+                out.write(render(event.figure) + "\n")
 
     runner = Runner(lesson, lr_override=lr, on_event=on_event, record_every_iteration=args.jsonl,
                     landscape=landscape, graph_events=graph)

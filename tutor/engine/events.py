@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tutor.engine.state import BackwardGraph, Landscape, OptimizerView, TensorView
+from tutor.engine.state import BackwardGraph, FigureView, Landscape, OptimizerView, TensorView
 
 
 @dataclass(frozen=True)
@@ -68,4 +68,13 @@ class LandscapeEvent:
     landscape: Landscape
 
 
-Event = CellStarted | Output | Iteration | Error | Backward | Done | LandscapeEvent
+@dataclass(frozen=True)
+class FigureShown:
+    """A matplotlib figure the lesson showed (plt.show() or its cell's end), as data
+    (engine/figures.py; `figures.render` draws it as text)."""
+
+    cell: int
+    figure: FigureView
+
+
+Event = CellStarted | Output | Iteration | Error | Backward | Done | LandscapeEvent | FigureShown

@@ -109,6 +109,11 @@ def event_dict(event: ev.Event) -> dict[str, Any]:
         return backward_dict(event)
     if isinstance(event, ev.Done):
         return {"event": "done", "seconds": round(event.seconds, 6)}
+    if isinstance(event, ev.FigureShown):
+        from tutor.engine.figures import render
+
+        return {"event": "figure", "cell": event.cell, "number": event.figure.number,
+                "text": render(event.figure)}
     raise TypeError(f"not a runner event: {event!r}")
 
 

@@ -60,6 +60,7 @@ from tutor.engine.lesson import Cell, Lesson, Text
 from tutor.engine.state import BackwardGraph, CostPoint, Divergence, ErrorInfo, Frame, RunState, UntilOutcome
 from tutor.engine.until import Condition, parse_until
 
+MPL_BACKEND = "module://tutor.engine.mpl_backend"
 PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
 TRUNCATION_NOTE = "[... earlier output truncated ...]\n"
@@ -277,6 +278,7 @@ class _Run:
             torch.set_num_threads(threads)
         self.ns = self._namespace()
         workdir.enter(self, self.runner._workdir)
+        self.use_our_matplotlib_backend()
         if self.capture_updates:
             from tutor.engine.updates import UpdateRecorder
 
@@ -342,10 +344,62 @@ class _Run:
                 self.fail(cell, exc)
                 return False
             self.cells_done.append(cell.index)
+            self.show_open_figures()
             if n < len(cells) - 1:
                 self.loop_key = self.iteration = self.frame = None
                 self.cell_end_hook()
         return True
+
+    # --- matplotlib figures (engine/figures.py, engine/mpl_backend.py) -----------
+
+    def use_our_matplotlib_backend(self) -> None:
+        """Lesson figures go to figure_hook: our backend is chosen before the lesson
+        imports matplotlib (or switched to, when a run before imported it already);
+        matplotlib itself is imported only by the lesson."""
+        from tutor.engine import figures
+
+        self.figures: dict[int, list[Any]] = {}
+        self.figure_count = 0
+        figures.sink = self.figure_hook
+        if "matplotlib" not in sys.modules:
+            os.environ["MPLBACKEND"] = MPL_BACKEND
+            return
+        try:
+            import matplotlib
+
+            if "matplotlib.pyplot" in sys.modules:
+                import matplotlib.pyplot as plt
+
+                plt.close("all")  # a reset does not show the last run's figures
+                if matplotlib.get_backend() != MPL_BACKEND:
+                    plt.switch_backend(MPL_BACKEND)
+            else:
+                matplotlib.use(MPL_BACKEND)
+        except Exception:  # noqa: BLE001 - plotting must never stop a lesson
+            pass
+
+    def figure_hook(self, figure: Any, number: int) -> None:
+        from tutor.engine import figures
+
+        if self.runner._run is not self and not self.headless:
+            return
+        self.figure_count += 1
+        view = figures.read_figure(figure, self.figure_count)
+        cell = self.cell if self.cell is not None else -1
+        self.figures.setdefault(cell, []).append(view)
+        self.emit(ev.FigureShown(cell=cell, figure=view))
+
+    def show_open_figures(self) -> None:
+        """A cell's figures still open at its end are shown, as Jupyter does."""
+        backend = sys.modules.get("tutor.engine.mpl_backend")
+        if backend is None:
+            return
+        try:
+            backend.show_open_figures()
+        except (_Cancelled, KeyboardInterrupt):
+            raise
+        except Exception:  # noqa: BLE001
+            pass
 
     def _namespace(self) -> dict[str, Any]:
         own_builtins = dict(builtins.__dict__)
@@ -1105,6 +1159,7 @@ class _Run:
             hint=self.hint,
             finished=self.finished,
             frame=self.where(),
+            figures={cell: tuple(views) for cell, views in getattr(self, "figures", {}).items()},
             updates=updates,
             optimizers=optimizers,
             inspected=inspected,

@@ -256,6 +256,49 @@ class BackwardGraph:
 
 
 @dataclass(frozen=True)
+class PlotSeries:
+    """One artist of a matplotlib axes as data: `kind` is "line" (plt.plot),
+    "scatter" (plt.scatter, or a line drawn with markers only) or "bar" (plt.bar,
+    plt.hist: x is each bar's centre, y its height)."""
+
+    kind: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class PlotAxes:
+    """One axes (subplot) of a figure: its series or its image (plt.imshow, as rows
+    of floats, grey levels), labels, and its place in the subplot grid (0-based)."""
+
+    series: tuple[PlotSeries, ...] = ()
+    image: tuple[tuple[float, ...], ...] | None = None
+    title: str = ""
+    xlabel: str = ""
+    ylabel: str = ""
+    legend: bool = False
+    row: int = 0
+    col: int = 0
+    xlog: bool = False
+    ylog: bool = False
+
+
+@dataclass(frozen=True)
+class FigureView:
+    """A figure the lesson showed (plt.show() or the end of its cell, as Jupyter
+    does), read from its artists by engine/figures.py and drawn as text with plotext
+    (`figures.render`). `problem`: it could not be read (a one-line note instead)."""
+
+    number: int
+    axes: tuple[PlotAxes, ...] = ()
+    rows: int = 1
+    cols: int = 1
+    title: str = ""
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class Frame:
     """Where a run paused inside a function defined in the lesson (`train() ← cell 5`
     in the status line, worded by the UI): the function's qualified name, the line
@@ -351,3 +394,5 @@ class RunState:
     frame: Frame | None = None
     until: UntilOutcome | None = None  # why a run-until stopped here (until the next command)
     divergence: Divergence | None = None  # the run diverged and paused here
+    # cell index -> the matplotlib figures it showed, in order (engine/figures.py)
+    figures: dict[int, tuple[FigureView, ...]] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """What the current cell printed, and its expected output once it has run.
 
-Predict, then compare: a cell's ```output block stays hidden until the cell ran to
+The matplotlib figures a cell showed are drawn under its text (plotext, at the
+pane's width; engine/figures.py). Predict, then compare: a cell's ```output block stays hidden until the cell ran to
 its end; then it is shown under the real output with a ✓/✗ mark. A prediction the
 learner typed (`p`) is shown too, line by line beside the output once the cell ran. Errors from the
 lesson code and hints (e.g. the learning rate is too large) are shown here too,
@@ -51,8 +52,11 @@ class OutputPane(VerticalScroll):
         hint: str | None = None,
         truncated: bool = False,
         prediction: str | None = None,
+        figures: tuple = (),
     ) -> None:
-        key = (text, expected, ran, error, hint, truncated, prediction, self.lang)
+        """`figures`: the cell's matplotlib figures (FigureView data), drawn as text
+        under what it printed, at the pane's width."""
+        key = (text, expected, ran, error, hint, truncated, prediction, figures, self.lang)
         if key == self._key:
             return
         self._key = key
@@ -62,8 +66,14 @@ class OutputPane(VerticalScroll):
             parts.append(Text("\n".join(lines[-TAIL_LINES:])))
             if truncated or len(lines) > TAIL_LINES:  # the pane keeps the tail only
                 parts.append(Text(t("output.truncated", self.lang), style="dim"))
-        elif not error:
+        elif not error and not figures:
             parts.append(Text(t("output.none", self.lang), style="dim"))
+        if figures:
+            from tutor.engine.figures import render
+
+            width = max(30, (self.size.width or 80) - 4)
+            for figure in figures:
+                parts.append(Text(render(figure, width=width, height=12)))
         if expected is not None:
             if ran:
                 mismatch = compare_output(expected, text or "")  # same rule as check --run
