@@ -74,7 +74,7 @@ def test_reset_keeps_the_run_for_the_overlay_and_edits_run_the_cells_before(tmp_
 
     session, _ = make_session(tmp_path)
     session.attach(lambda lesson, lr: Runner(lesson, lr_override=lr))
-    session.run()
+    session.run_all()
     state = settle(session)
     assert state.status == "done" and len(state.costs) == 5
     session.reset()

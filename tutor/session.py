@@ -136,6 +136,43 @@ def resume_before(lesson: Lesson, cell: int) -> int | None:
     return before[-1] if before else None
 
 
+def runnable_in(lesson: Lesson, section: int) -> list[int]:
+    """The runnable cells of a section, in order."""
+    return [i for i in lesson.sections[section].cells if not lesson.cells[i].norun]
+
+
+def position_cell(lesson: Lesson, state: RunState) -> int | None:
+    """The cell the run is in: the one the next step runs (or runs now); at the end
+    of a cell, the next runnable one; None when the lesson has no runnable cell."""
+    runnable = [c.index for c in lesson.runnable_cells]
+    if not runnable:
+        return None
+    if state.status == "idle" or state.cell is None:
+        return runnable[0]
+    if state.status == "paused" and state.cell in state.cells_done:
+        later = [i for i in runnable if i > state.cell]
+        return later[0] if later else state.cell
+    return state.cell
+
+
+def section_end(lesson: Lesson, section: int, state: RunState) -> int | None:
+    """Where `space` pauses: the end of the viewed section's last runnable cell; when
+    the run is already past it, the end of the section the run is in; None: the
+    lesson's end (nothing to stop at before it)."""
+    runnable = [c.index for c in lesson.runnable_cells]
+    if not runnable:
+        return None
+    here = position_cell(lesson, state)
+    cells = runnable_in(lesson, section)
+    if not cells or (here is not None and state.cell is not None and state.cell in state.cells_done
+                     and state.cell >= cells[-1]):
+        if here is None:
+            return None
+        cells = runnable_in(lesson, lesson.cells[here].section)
+    end = cells[-1]
+    return None if end == runnable[-1] else end
+
+
 def code_cells(lesson: Lesson, section: int, state: RunState) -> list[Cell]:
     """The cells the code pane shows: the viewed section's, or the runner's cell if none."""
     cells = [lesson.cells[i] for i in lesson.sections[section].cells]
@@ -212,6 +249,7 @@ class LessonSession:
         self.edits: dict[int, str] = {}  # cell index -> the learner's edited source
         self.reload_errors: list[str] = []  # --watch: the file's errors since its last save
         self.resuming = False  # the cells before the saved (or edited) cell run again
+        self.heading_to: int | None = None  # the section a step in it is running to
         self.queued: list[str] = []  # n/s pressed while a step was executing
         self._make_runner: RunnerFactory | None = None
         self._pending_action: str | None = None  # a key pressed while torch loaded
@@ -266,6 +304,34 @@ class LessonSession:
         self.runner.goto_cell(cell)
         return True
 
+    def _follow_section(self) -> bool:
+        """Sections follow execution: a step asked for in a section other than the
+        one the run is in first goes to the start of the viewed section's first
+        runnable cell — forward by running the cells before it (fast, status
+        "running to §k"), backward by a replay — and stops there. True when it did."""
+        lesson = self.lesson
+        state = self.runner.state
+        if state.status == "running":
+            return False
+        cells = runnable_in(lesson, self.section)
+        if not cells:
+            return False  # prose only: the step runs the next cell, the view follows it
+        here = position_cell(lesson, state)
+        if here is None or here in cells or (state.cell in cells and state.status != "idle"):
+            return False
+        first = cells[0]
+        self.heading_to = self.section
+        self.queued.clear()
+        self._free_running = False
+        self._sent_from = None
+        before = resume_before(lesson, first)
+        self._followed_cell = before
+        self.runner.goto_cell(first)
+        self.resuming = self.runner.state.status == "running"
+        if not self.resuming:
+            self.heading_to = None
+        return True
+
     def tick(self) -> RunState | None:
         """Called by the screen's refresh timer: end a catch-up that arrived, send a
         queued step; return the runner's current state (None while torch loads)."""
@@ -275,7 +341,9 @@ class LessonSession:
         state = runner.state
         if self.resuming and state.status != "running":
             self.resuming = False
-            if state.status in ("paused", "done"):
+            if self.heading_to is not None:
+                self.heading_to = None  # arrived: the status line says paused
+            elif state.status in ("paused", "done"):
                 self.notice("lesson.resumed", n=self._resume_cell + 1)  # counted from 1
             self._run_pending_action()
         self._drain_queue()
@@ -327,11 +395,13 @@ class LessonSession:
             self.progress.save()
 
     def status(self, state: RunState) -> str:
-        """The state word for the status line."""
+        """The state word for the status line ("running_to": to §heading_to)."""
         if self.reload_errors:
             return "error"
         if self.runner is None:
             return "loading"
+        if self.heading_to is not None and self.resuming:
+            return "running_to"
         if self.resuming:
             return "running"
         return state.status
@@ -349,7 +419,10 @@ class LessonSession:
             self.notice("lesson.fix_file")
             return None
         if self.resuming:  # wait for the catch-up: its arrival is where the step starts
-            self.notice("lesson.resuming")
+            if self.heading_to is not None:
+                self.notice("lesson.heading", n=self.heading_to)
+            else:
+                self.notice("lesson.resuming")
             if action is not None:
                 self._pending_action = action
             return None
@@ -371,7 +444,7 @@ class LessonSession:
         self._step_command("step")
 
     def _step_command(self, kind: str) -> None:
-        if self._engine(kind) is None:
+        if self._engine(kind) is None or self._follow_section():
             return
         runner = self.runner
         if self._free_running and runner.state.status == "running":
@@ -413,16 +486,35 @@ class LessonSession:
             self._issue(self.queued.pop(0))
 
     def run(self) -> None:
-        """Run freely, or pause a free run."""
+        """`space`: run freely to the end of the viewed section (pausing there), or
+        pause a free run. At the end of the section already: the next one."""
         if (runner := self._engine("run")) is None:
             return
         self.queued.clear()
         if runner.state.status == "running":
             runner.pause()
             self._free_running = False
-        else:
-            self._free_running = True
+            return
+        if self._follow_section():
+            return
+        self._free_running = True
+        end = section_end(self.lesson, self.section, runner.state)
+        if end is None:
             runner.run()
+        else:
+            runner.run_to_cell_end(end)
+
+    def run_all(self) -> None:
+        """`R`: run freely to the end of the lesson (or pause a free run)."""
+        if (runner := self._engine("run_all")) is None:
+            return
+        self.queued.clear()
+        if runner.state.status == "running":
+            runner.pause()
+            self._free_running = False
+            return
+        self._free_running = True
+        runner.run()
 
     def step_back(self) -> None:
         """Back one step (the previous iteration after n, the previous statement after s)."""

@@ -29,7 +29,7 @@ def legend(screen) -> str:
 
 
 async def run_to_done(pilot, screen):
-    await pilot.press("space")
+    await pilot.press("R")
     await wait_for(pilot, lambda: screen.runner.state.status == "done" and settled(screen), what="done")
 
 
@@ -57,7 +57,7 @@ async def test_at_most_five_earlier_runs_and_c_clears_them(make_app):
         screen = await open_lesson(pilot)
         lrs = ["0.01", "0.02", "0.03", "0.04", "0.05", "0.06"]
         for lr in lrs:
-            await pilot.press("e", *lr, "enter", "space")
+            await pilot.press("e", *lr, "enter", "R")
             await wait_for(pilot, lambda: screen.runner.state.status == "done", what="done")
             await pilot.press("r")
         runs = app.previous_runs["tiny-fit"]

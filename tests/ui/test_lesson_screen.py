@@ -73,11 +73,11 @@ async def test_s_steps_one_statement(make_app):
         assert f"❱ {second}" in screen_text(app).replace("  ", " ")
 
 
-async def test_space_runs_to_done_and_marks_the_lesson_finished(make_app, progress_path):
+async def test_R_runs_to_done_and_marks_the_lesson_finished(make_app, progress_path):
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lesson(pilot)
-        await pilot.press("space")
+        await pilot.press("R")
         await wait_for(pilot, lambda: screen.runner.state.status == "done", what="done")
         await wait_for(pilot, lambda: settled(screen))
         state = screen.runner.state

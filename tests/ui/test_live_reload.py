@@ -56,7 +56,7 @@ async def test_a_saved_change_shows_new_prose_and_code_in_the_same_section(make_
         assert screen.runner is not old_runner and screen.runner.state.status == "idle"
         assert screen.runner.state.lr_override == 0.05  # the learner's lr survives
         assert app.previous_runs["tiny-fit"]  # the old run's curve, to compare with
-        await pilot.press("space")
+        await pilot.press("R")
         await wait_for(pilot, lambda: screen.runner.state.status == "done" and settled(screen))
         assert len(screen.runner.state.costs) == 7  # the new code ran
         assert all(p.lr == 0.05 for p in screen.runner.state.costs)

@@ -115,7 +115,7 @@ async def test_huge_lr_on_a_bundled_lesson_diverges_visibly_and_keys_still_work(
         screen = await open_lesson(pilot)
         await pilot.press("e", "backspace", *"10", "enter")
         await wait_for(pilot, lambda: screen.runner.state.lr_override == 10.0, what="lr 10")
-        await pilot.press("space")
+        await pilot.press("R")
         await wait_for(pilot, lambda: screen.runner.state.divergence is not None, 60, "the divergence pause")
         await wait_for(pilot, lambda: settled(screen), 30)
         # It paused before the cost turned non-finite; continuing (space, once for each

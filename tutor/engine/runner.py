@@ -185,6 +185,7 @@ class _Run:
         self.mode = mode
         self.target = target
         self.target_cell = -1  # TO_CELL: the cell whose end is the destination
+        self.stop_cell: int | None = None  # FREE: pause at the end of this cell (a section's last)
         self.replaying = mode in (GOTO, TO_CELL)
         self.pending_mode: int | None = None  # a command given during a replay
         self.resume = False
@@ -724,7 +725,7 @@ class _Run:
             if self.headless:
                 if self.stop_soon:
                     raise _Stopped()
-            elif self.stop_soon or self.tail:
+            elif self.stop_soon or self.tail or (self.stop_cell is not None and self.cell >= self.stop_cell):
                 self.suspend(p)
             else:
                 self.keep(p)  # once per cell: step back from "done" lands here at once
@@ -1414,13 +1415,19 @@ class Runner:
                     elif run.mode != FREE or not run.tail:
                         run.mode = STMT
 
-    def _command(self, mode: int, until: Condition | None = None) -> None:
+    def run_to_cell_end(self, c: int) -> None:
+        """Run freely, as run() does (publishing on the way), and pause at the end of
+        cell c (at done when c is the last runnable cell): `space` runs a section."""
+        self._command(FREE, stop_cell=c)
+
+    def _command(self, mode: int, until: Condition | None = None, stop_cell: int | None = None) -> None:
         with self._lock:
             run = self._run
             if run is None:
                 self._moved_by = STMT if mode == STMT else ITER_MODE
                 run = _Run(self, mode)
                 run.until = until
+                run.stop_cell = stop_cell
                 self._start(run)
                 return
             with run.cv:
@@ -1430,6 +1437,7 @@ class Runner:
                 # A new command: what the last one stopped for is no longer the news.
                 run.until, run.until_outcome, run.divergence = until, None, None
                 run.until_loop = None if run.replaying else run.loop_key
+                run.stop_cell = stop_cell
                 if run.replaying:
                     run.pending_mode = mode
                     return

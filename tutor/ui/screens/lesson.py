@@ -25,7 +25,9 @@ from textual.widgets import Footer, Markdown, Static
 from tutor.engine.backward_steps import BackwardStepper
 from tutor.engine.lesson import Lesson
 from tutor.engine.state import RunState
-from tutor.session import LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell
+from tutor.session import (
+    LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell, position_cell,
+)
 from tutor.ui.i18n import localize_bindings, t
 from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
 from tutor.ui.steer_words import branch_words, divergence_words, until_words
@@ -80,6 +82,7 @@ class LessonScreen(Screen):
         Binding("s", "step", "stmt", id="lesson.step"),
         Binding("b,left", "step_back", "prev", id="lesson.step_back"),
         Binding("space", "run", "run", id="lesson.run"),
+        Binding("R", "run_all", "run all", show=False, id="lesson.run_all"),
         Binding("r", "reset", "reset", id="lesson.reset"),
         Binding("e", "edit_lr", "lr", id="lesson.lr"),
         Binding("u", "run_until", "until", show=False, id="lesson.until"),
@@ -214,14 +217,18 @@ class LessonScreen(Screen):
         lesson = self.lesson
         self._last_state = state
         session.observe(state)
+        error = state.error
         self.query_one(StatusLine).show(
             t("lesson.section", self.lang, n=self.section, total=len(lesson.sections) - 1),
-            None if state.cell is None else state.cell + 1,  # learners count cells from 1
-            state.iteration,
+            # learners count cells from 1; an error names its own cell and line
+            (error.cell + 1) if error is not None else None if state.cell is None else state.cell + 1,
+            None if error is not None else state.iteration,
             state.lr if state.lr is not None else state.lr_override,
             state.cost,
             session.status(state),
             state.frame.function if state.frame is not None else None,  # train() ← cell 3
+            line=error.line if error is not None else None,
+            target=session.heading_to,
         )
         self._render_prose()
         now = time.monotonic()
@@ -285,14 +292,19 @@ class LessonScreen(Screen):
 
     def _render_code(self, state: RunState) -> None:
         cells = code_cells(self.lesson, self.section, state)
-        line = state.line
+        line, current = state.line, state.cell
         if state.status == "running":
             return  # the marker would only flicker; it comes back at the next pause
         if state.error is not None:
             line = state.error.line
+        elif line is None and state.status in ("paused", "idle"):
+            # at a cell's end (or before the first): the line the next step runs
+            nxt = position_cell(self.lesson, state)
+            if nxt is not None and nxt not in state.cells_done:
+                line, current = self.lesson.cells[nxt].line, nxt
         notes = {c.index: t("lesson.norun", self.lang) for c in cells if c.norun}
         self.query_one(CodeView).show(
-            cells, line, current=state.cell, notes=notes, dark=self.app.current_theme.dark,
+            cells, line, current=current, notes=notes, dark=self.app.current_theme.dark,
             empty=t("lesson.no_cell", self.lang),
         )
         self.query_one(CodeView).border_title = t("pane.code", self.lang)
@@ -396,6 +408,9 @@ class LessonScreen(Screen):
 
     def action_run(self) -> None:
         self.session.run()
+
+    def action_run_all(self) -> None:
+        self.session.run_all()
 
     def action_cycle_view(self) -> None:
         """`v`: the chart pane's next view (cost plot → landscape → ...)."""

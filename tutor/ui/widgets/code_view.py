@@ -86,13 +86,30 @@ class CodeView(VerticalScroll):
             block, n = _cell_block(cell, marked, dark, self.background_colors[1].hex)
             parts.append(block)
             row += n
-        body.update(Group(*parts))
+        group = Group(*parts)
+        body.update(group)
         if marked_row is not None:
-            self.call_after_refresh(self._scroll_to_row, marked_row)
+            self.call_after_refresh(self._scroll_to_marker, group, marked_row)
         else:
             self.call_after_refresh(self.scroll_home, animate=False)
 
-    def _scroll_to_row(self, row: int) -> None:
+    def _scroll_to_marker(self, group: Group, fallback: int) -> None:
+        """Scroll so the marked line shows a third from the top. Its row is found in
+        the rendering at the pane's width (long lines wrap above it, so counting
+        source lines would leave it out of view)."""
+        row = marker_row(self.app.console, group, self.scrollable_content_region.width)
         height = self.scrollable_content_region.height
-        target = max(0, row - max(height // 3, 1))
+        target = max(0, (fallback if row is None else row) - max(height // 3, 1))
         self.scroll_to(y=target, animate=False)
+
+
+def marker_row(console, renderable, width: int) -> int | None:
+    """The row of the `❱` marker in `renderable` drawn `width` columns wide."""
+    if width <= 0:
+        return None
+    lines = console.render_lines(renderable, console.options.update_width(width), pad=False)
+    for row, line in enumerate(lines):
+        for segment in line[:2]:  # the gutter comes first
+            if "❱" in segment.text:
+                return row
+    return None

@@ -46,10 +46,13 @@ class StatusLine(Static):
         cost: float | None,
         status: str,
         function: str | None = None,
+        line: int | None = None,
+        target: int | None = None,
     ) -> None:
         """`function`: paused inside this lesson-defined function, called from `cell`
-        (shown as `train() ← cell 5`)."""
-        key = (section, cell, iteration, lr, cost, status, function, self.lang)
+        (shown as `train() ← cell 5`); `line`: the lesson line of an error; `target`:
+        the section of "running_to"."""
+        key = (section, cell, iteration, lr, cost, status, function, line, target, self.lang)
         if key == self._key:
             return
         self._key = key
@@ -62,6 +65,9 @@ class StatusLine(Static):
             text.append("← ", dim)
         text.append(f"{t('status.cell', lang)} ", dim)
         text.append("-" if cell is None else str(cell))
+        if line is not None:
+            text.append(f" {t('status.line', lang)} ", dim)
+            text.append(str(line))
         text.append(f"  {t('status.iter', lang)} ", dim)
         text.append("-" if iteration is None else str(iteration))
         text.append("  lr ", dim)
@@ -71,5 +77,5 @@ class StatusLine(Static):
         text.append(fmt_cost(cost), self.get_component_rich_style("status-line--error") if bad else "")
         style = "status-line--error" if status == "error" else "status-line--state"
         text.append("  ")
-        text.append(f" {t('status.' + status, lang)} ", self.get_component_rich_style(style))
+        text.append(f" {t('status.' + status, lang, n=target)} ", self.get_component_rich_style(style))
         self.update(text)
