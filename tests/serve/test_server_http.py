@@ -12,6 +12,7 @@ import sys
 import time
 
 import aiohttp
+from yarl import URL
 import pytest
 
 from .serving import PASSWORD, alive, children, descendants, group, served, wait_for, write_class
@@ -97,7 +98,7 @@ async def test_without_a_login_nothing_is_served_and_no_process_starts(tmp_path)
                 timings.append(time.monotonic() - started)
                 assert wrong.status == 401 and "Set-Cookie" not in wrong.headers
                 assert "Wrong name or password" in await wrong.text()
-            assert not client.cookie_jar.filter_cookies(srv.url)
+            assert not client.cookie_jar.filter_cookies(URL(srv.url))
             assert timings[2] >= 0.9 > timings[0]  # the third failure in a row waits 1 s
         assert children(srv.process.pid) == []
         assert PASSWORD not in srv.log and "not the password" not in srv.log
@@ -160,6 +161,13 @@ async def test_a_session_is_the_learners_own_limited_and_closed_when_idle(tmp_pa
                 await lee.ws_connect(f"{srv.url}/ws", headers={"Origin": "http://evil.example"})
             assert foreign.value.status == 403
             assert children(srv.process.pid) == []
+
+            # logging out ends the session: the same cookie is refused afterwards
+            token = lee.cookie_jar.filter_cookies(URL(srv.url))["tutor_session"].value
+            out = await lee.post(f"{srv.url}/logout", allow_redirects=False)
+            assert out.status == 303 and out.headers["Location"] == "/login"
+            lee.cookie_jar.update_cookies({"tutor_session": token})
+            assert (await lee.get(f"{srv.url}/", allow_redirects=False)).status == 303
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
