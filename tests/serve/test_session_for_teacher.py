@@ -76,7 +76,7 @@ def test_sections_divergences_and_predictions_reach_the_progress_file(tmp_path):
     assert on_disk.last_lesson == "teach" and on_disk.position("teach")["section"] == 1
 
     session.set_lr(5.0)  # |1 - 2*5| = 9 per epoch: w*w overflows to inf
-    session.run()
+    session.run_all()
     state = _settle(session)
     assert state.divergence is not None  # paused before the cost overflows (issue 18)
     session.run()  # on past the pause: the cost overflows, still the same run
@@ -87,7 +87,7 @@ def test_sections_divergences_and_predictions_reach_the_progress_file(tmp_path):
     assert on_disk.position("teach")["section"] == 2  # followed the running cell
 
     session.reset()
-    session.run()
+    session.run_all()
     _settle(session)
     assert Progress.load(progress_path).diverged("teach") == 2
     session.leave()
