@@ -52,3 +52,26 @@ def test_failures_are_forgotten_after_a_quiet_hour():
     assert throttle.delay("name:kim") == 1.0
     clock.now += 3601
     assert throttle.delay("name:kim") == 0
+
+
+def test_expired_logins_and_old_failures_do_not_pile_up(monkeypatch):
+    from tutor.serve import auth
+
+    clock = Clock()
+    sessions = Sessions(lifetime=10, clock=clock)
+    sessions.create("kim")
+    clock.now += 11
+    sessions.create("lee")
+    assert len(sessions._logins) == 1
+    monkeypatch.setattr(auth, "MAX_TRACKED", 3)
+    throttle = FailureThrottle(forget_after=60, clock=clock)
+    for n in range(4):
+        throttle.failed(f"name:x{n}")
+    clock.now += 61
+    throttle.failed("name:y")
+    assert list(throttle._failures) == ["name:y"]
+    for n in range(5):
+        clock.now += 1
+        throttle.failed(f"name:z{n}")
+    assert set(throttle._failures) <= {"name:z3", "name:z4", "name:z2", "name:y"}
+    assert "name:z4" in throttle._failures

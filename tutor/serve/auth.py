@@ -31,6 +31,7 @@ from tutor.serve.users import authenticate
 
 COOKIE = "tutor_session"
 SESSION_SECONDS = 12 * 3600
+MAX_TRACKED = 10_000  # names and addresses with recent failures
 USER_KEY = web.AppKey("tutor_user", str)
 
 
@@ -50,6 +51,9 @@ class Sessions:
         self._logins: dict[str, _Login] = {}
 
     def create(self, name: str) -> str:
+        now = self.clock()
+        for old in [t for t, login in self._logins.items() if now >= login.expires]:
+            del self._logins[old]  # expired logins are dropped, not kept forever
         token = secrets.token_urlsafe(32)
         self._logins[token] = _Login(name, self.clock() + self.lifetime)
         return token
@@ -96,6 +100,12 @@ class FailureThrottle:
 
     def failed(self, *keys: str) -> None:
         now = self.clock()
+        if len(self._failures) > MAX_TRACKED:  # made-up names must not fill the memory
+            self._failures = {k: v for k, v in self._failures.items()
+                              if now - v[1] <= self.forget_after}
+            if len(self._failures) > MAX_TRACKED:  # all recent: keep the newer half
+                newest = sorted(self._failures.items(), key=lambda kv: kv[1][1])
+                self._failures = dict(newest[-(MAX_TRACKED // 2):])
         for key in keys:
             self._failures[key] = (self._count(key) + 1, now)
 
