@@ -130,6 +130,7 @@ async def test_a_session_is_the_learners_own_limited_and_closed_when_idle(tmp_pa
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
             page = await (await kim.get(f"{srv.url}/")).text()
             assert f"ws://127.0.0.1:{srv.port}/ws" in page and "googleapis" not in page
+            assert f'href="{srv.url}/static/css/xterm.css"' in page  # its own links stay
             ws = await kim.ws_connect(f"{srv.url}/ws?width=100&height=30",
                                       headers={"Origin": srv.url})
             assert b"\x1b[" in await _first_bytes(ws)

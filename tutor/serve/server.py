@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -49,7 +50,9 @@ log = logging.getLogger("tutor.serve")
 
 QUIT_GRACE = 3.0
 MIN_SIZE = (80, 24)
-_FONT_LINK = '<link\n      rel="stylesheet"\n      href="https://fonts.googleapis.com/css?family=Roboto%20Mono"\n    />'
+# textual-serve's page links a web font from elsewhere: dropped, so that the browser
+# contacts nothing but this server (and the page works offline).
+_LINK = re.compile(r"<link\b[^>]*\bhref=\"(https?://[^\"]*)\"[^>]*>", re.IGNORECASE)
 
 
 def descendants(pid: int) -> list[int]:
@@ -243,7 +246,8 @@ class TutorServer(Server):
             "application": {"name": "tutor"},
         }
         html = aiohttp_jinja2.render_string("app_index.html", request, context)
-        html = html.replace(_FONT_LINK, "")
+        html = _LINK.sub(lambda m: m.group(0) if m.group(1).startswith(f"{http_base}/") else "",
+                         html)
         return web.Response(text=html, content_type="text/html")
 
     def _same_origin(self, request: web.Request) -> bool:
