@@ -33,6 +33,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from tutor.engine.lesson import Cell, Lesson, OutputBlock, Section, Text
@@ -104,6 +105,8 @@ class Analysis:
 
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark").use(front_matter_plugin)
+    # `$$ … $$` is one block: a line of `=` or `-` inside it is not a setext heading.
+    md.use(dollarmath_plugin)
     for name in BLOCK_NAMES:
         md.use(container_plugin, name)
     # Only the block structure is used (prose stays Markdown source); skipping the

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from tutor.engine.lesson import LANGS
 
@@ -87,13 +88,16 @@ def notebook_to_lesson(
         kind = cell.get("cell_type")
         source = _join(cell.get("source", ""))
         if kind == "markdown":
-            builder.markdown(source)
+            builder.markdown(source, guess_language([source]))
         elif kind == "code":
             builder.code(number, source, cell.get("outputs", []))
         elif source.strip():
             builder.comment(f"a {kind} cell was dropped (notebook cell {number})", note=True)
     body = builder.finish()
     title = builder.title or lesson_id.replace("-", " ").capitalize()
+    early_notes = []
+    if builder.title is None:
+        early_notes.append(f"the notebook has no # title: the title {title!r} was made from the file name")
     other = "en" if lang == "ko" else "ko"
     titles = {lang: title, other: title}
     front = [
@@ -113,7 +117,13 @@ def notebook_to_lesson(
         "",
         "",
     ]
-    notes = [f"the prose is in {_LANG_NAMES[lang]} only; translate the title and add ::: {other} blocks"]
+    notes = list(early_notes)
+    if len(builder.langs_used) > 1:
+        notes.append("the prose is in both languages (detected cell by cell, each in its ::: block): "
+                     "check that each block is in the right language, and translate the title")
+    else:
+        notes.append(f"the prose is in {_LANG_NAMES[lang]} only; translate the title and add ::: {other} blocks")
+    notes += code_notes(list(nb.get("cells", [])))
     guessed = guess_language(_join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
     if guessed and guessed != lang:
         notes.insert(0, f"the prose looks {_LANG_NAMES[guessed]}, not {_LANG_NAMES[lang]}: "
@@ -140,6 +150,108 @@ def guess_language(texts: Iterable[str]) -> str | None:
     return None
 
 
+_TAG = re.compile(r"<[^>]+>")
+_BOLD = re.compile(r"</?(b|strong)\s*>", re.I)
+_ITALIC = re.compile(r"</?(i|em)\s*>", re.I)
+_BREAK = re.compile(r"<br\s*/?>", re.I)
+
+
+def html_text(block: str) -> str:
+    """An HTML block (a notebook's `<div class="alert ...">` box) as Markdown text:
+    tags dropped, bold and italics kept, entities decoded, an alert as a quote.
+    No more lines than the block had."""
+    import html
+
+    alert = re.search(r"class\s*=\s*[\"'][^\"']*alert", block) is not None
+    text = _BREAK.sub(" ", block)
+    text = _ITALIC.sub("*", _BOLD.sub("**", text))
+    lines = [html.unescape(_TAG.sub("", line)).strip() for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    return "\n".join(("> " + line) if alert else line for line in lines)
+
+
+# Calls whose string arguments name files the code reads.
+_READERS = {"open", "loadtxt", "genfromtxt", "load", "read_csv", "read_table", "read_excel", "read_json",
+            "fromfile", "imread", "ImageFolder", "read_text", "read_bytes"}
+_DATA_SUFFIX = re.compile(r"\.(csv|tsv|txt|dat|json|npy|npz|pt|pth|pkl|pickle|xlsx?|png|jpe?g|gif|h5)$", re.I)
+
+
+def data_files(code: str) -> list[str]:
+    """File names a cell reads: string literals with a data file's suffix passed to
+    open(), np.loadtxt(), pd.read_csv(), torch.load(), ... (relative ones only)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name not in _READERS:
+            continue
+        for arg in [*node.args[:1], *(k.value for k in node.keywords if k.arg in ("file", "fname", "filepath_or_buffer", "f", "root"))]:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and not arg.value.startswith("/"):
+                if _DATA_SUFFIX.search(arg.value) or name == "ImageFolder":
+                    _add_once(found, arg.value)
+    return found
+
+
+def imported_modules(code: str) -> list[str]:
+    """Top-level names of the modules a cell imports (`torchvision` for
+    `from torchvision import datasets`)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                _add_once(names, alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            _add_once(names, node.module.split(".")[0])
+    return names
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def code_notes(cells: list[Mapping[str, Any]]) -> list[str]:
+    """What the teacher should look at in the code: cells run out of order, data
+    files read, imports not installed here."""
+    notes: list[str] = []
+    counts = [(n, c.get("execution_count")) for n, c in enumerate(cells, start=1)
+              if c.get("cell_type") == "code" and c.get("execution_count") is not None]
+    numbers = [count for _, count in counts]
+    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        shown = ", ".join(f"cell {n}: [{count}]" for n, count in counts[:8])
+        notes.append(f"the notebook's cells were run out of order ({shown}{', ...' if len(counts) > 8 else ''}): "
+                     "its saved outputs may differ from a run from top to bottom; check them with tutor check --run")
+    missing: dict[str, int] = {}
+    for number, cell in enumerate(cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        code, _, _ = convert_code(_join(cell.get("source", "")))
+        for name in data_files(code):
+            notes.append(f"notebook cell {number} reads {name!r}: put it next to the lesson file "
+                         "(lesson code runs in the lesson's directory)")
+        for module in imported_modules(code):
+            if module not in missing and not _installed(module):
+                missing[module] = number
+    for module, number in missing.items():
+        notes.append(f"notebook cell {number} imports {module}, which is not installed here "
+                     f"(pip install {module}): the lesson stops at that import")
+    return notes
+
+
 def _join(value: str | Iterable[str]) -> str:
     """nbformat keeps multi-line strings either joined or as a list of lines."""
     return value if isinstance(value, str) else "".join(value)
@@ -155,13 +267,26 @@ class _LessonBuilder:
         self.prose: list[str] = []
         self.notes: list[str] = []
         self.title: str | None = None
-        self._md = MarkdownIt("commonmark")
+        # `$$ … $$` over several lines is one math block: a lone `=` line in it must
+        # not make the line before a heading (it did: `## $$`, and the `=` was lost).
+        self._md = MarkdownIt("commonmark").use(dollarmath_plugin)
+        self.langs_used: list[str] = []
 
     # markdown ---------------------------------------------------------------
-    def markdown(self, source: str) -> None:
+    def markdown(self, source: str, lang: str | None = None) -> None:
+        """One markdown cell; `lang`: its language (detected per cell), default the
+        notebook's."""
+        self.cell_lang = lang or self.lang
         lines = source.splitlines()
         cursor = 0
-        for token_index, token in enumerate(tokens := self._md.parse(source)):
+        tokens = self._md.parse(source)
+        for token in tokens:  # HTML blocks (alert divs) become their text, line for line
+            if token.type == "html_block" and token.level == 0 and token.map:
+                start, end = token.map
+                new = html_text(token.content).split("\n")
+                lines[start:end] = (new + [""] * (end - start))[: end - start]
+                _add_once(self.notes, "HTML blocks in the prose (alert boxes) became plain text")
+        for token_index, token in enumerate(tokens):
             if token.type != "heading_open" or token.level != 0 or token.tag not in ("h1", "h2"):
                 continue
             start, end = token.map
@@ -185,7 +310,7 @@ class _LessonBuilder:
     def _add_prose(self, lines: list[str]) -> None:
         text = "\n".join(self._prose_line(line) for line in lines).strip("\n")
         if text.strip():
-            self.prose.append(text)
+            self.prose.append((getattr(self, "cell_lang", self.lang), text))
 
     def _prose_line(self, line: str) -> str:
         # A `:::` line would open or close a language block; a ```python or
@@ -197,10 +322,19 @@ class _LessonBuilder:
         return line
 
     def _flush_prose(self) -> None:
-        if self.prose:
-            body = "\n\n".join(self.prose)
-            self.blocks.append(f"::: {self.lang}\n{body}\n:::")
-            self.prose = []
+        """Consecutive prose of one language is one `::: lang` block."""
+        group: list[str] = []
+        current = None
+        for lang, text in self.prose + [(None, "")]:
+            if lang != current and group:
+                self.blocks.append(f"::: {current}\n" + "\n\n".join(group) + "\n:::")
+                if current not in self.langs_used:
+                    self.langs_used.append(current)
+                group = []
+            current = lang
+            if lang is not None:
+                group.append(text)
+        self.prose = []
 
     # code -------------------------------------------------------------------
     def code(self, number: int, source: str, outputs: list[Mapping[str, Any]]) -> None:

@@ -1,4 +1,7 @@
-"""The section text: Textual's Markdown, minus its language guessing.
+"""The section text: Textual's Markdown, minus its language guessing, with math.
+
+`$…$` and `$$…$$` are shown as Unicode (tutor/ui/latex.py); the lesson file keeps
+its LaTeX.
 
 Textual highlights a code fence that names no language by asking Pygments to guess
 it (`guess_lexer`), which imports every one of Pygments' ~250 lexer modules: about
@@ -13,6 +16,8 @@ from textual.content import Content
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownFence
 
+from tutor.ui.latex import prose_math
+
 
 class PlainFence(MarkdownFence):
     """A fence highlighted by its own language, or none: never guessed."""
@@ -24,3 +29,6 @@ class PlainFence(MarkdownFence):
 
 class Prose(Markdown):
     BLOCKS = {**Markdown.BLOCKS, "fence": PlainFence, "code_block": PlainFence}
+
+    def update(self, markdown: str):
+        return super().update(prose_math(markdown))
