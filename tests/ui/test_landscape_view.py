@@ -95,7 +95,7 @@ def test_critical_line_says_stable_or_diverging():
     assert critical_line(quadratic(((0.0, 0.0),), (0.0, 0.0), critical=None), 0.3, "en").plain == ""
 
 
-async def test_v_cycles_the_chart_pane_and_the_landscape_follows(make_app):
+async def test_v_cycles_the_chart_pane_and_an_lr_above_critical_is_said_at_once(make_app):
     from tutor.ui.widgets.chart_pane import ChartPane
     from tutor.ui.widgets.landscape import LandscapeView
 
@@ -110,25 +110,21 @@ async def test_v_cycles_the_chart_pane_and_the_landscape_follows(make_app):
         assert chart.border_title == "landscape"
         view = screen.query_one(LandscapeView).render().plain
         assert "lr 0.1 < 2/λmax = 0.25" in view and "x w" in view  # d²/dw² of (2w − 4)² is 8
-        await pilot.press("l")
-        await wait_for(pilot, lambda: chart.border_title == t("pane.landscape", "ko"))
-        await pilot.press("v")  # then the autograd graph, then back to the cost plot
-        await wait_for(pilot, lambda: chart.current == "graph")
-        await pilot.press("v")
-        await wait_for(pilot, lambda: chart.current == "plot")
-
-
-async def test_lr_above_the_critical_lr_is_said_at_once(make_app):
-    app = make_app(lesson="tiny-fit", lang="en")
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_lesson(pilot)
-        await press_and_settle(pilot, screen, "n", "n", "n")
+        assert not any("2/λmax" in str(n.message) for n in app._notifications)
         for key in ("e", "0", ".", "3", "enter"):
             await pilot.press(key)
         await wait_for(pilot, lambda: any("2/λmax = 0.25" in str(n.message) for n in app._notifications),
                        what="the critical-lr warning")
         note = next(str(n.message) for n in app._notifications if "2/λmax" in str(n.message))
         assert note.startswith("lr 0.3 > 2/λmax = 0.25: this run will diverge")
+        await wait_for(pilot, lambda: "lr 0.3 > 2/λmax = 0.25" in screen.query_one(LandscapeView).render().plain)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: chart.border_title == t("pane.landscape", "ko"))
+        views = chart.views()
+        assert views[:2] == ["plot", "landscape"]  # the graph view, when there, comes third
+        for _ in views[1:]:
+            await pilot.press("v")
+        await wait_for(pilot, lambda: chart.current == "plot")
 
 
 def _snapshot_steps(keys):
@@ -152,5 +148,5 @@ def test_landscape_1d_snapshot(snap_compare, make_app, lang):
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_landscape_2d_snapshot(snap_compare, make_app, lessons_dir, lang):
     (lessons_dir / "04-bowl.md").write_text(BOWL, encoding="utf-8")
-    steps = _snapshot_steps(["n"] * 12)
+    steps = _snapshot_steps(["n"] * 7)
     assert snap_compare(make_app(lesson="bowl", lang=lang), terminal_size=SIZE, run_before=steps)
