@@ -48,7 +48,8 @@ from tutor.engine.state import SMALL_TENSOR, BackwardGraph, GraphEdge, GraphNode
 FIRST_VALUES = 4  # values kept of every tensor, whatever its size, for a compact label
 LEAF_OP = "AccumulateGrad"
 
-# (roots, run the real backward, caller frame) -> None; it must call `run` exactly once.
+# (roots, run the real backward, caller frame) -> what `run` returned; the handler
+# must call `run` exactly once.
 Handler = Callable[[tuple[torch.Tensor, ...], Callable[[], Any], FrameType | None], Any]
 
 _install_lock = threading.Lock()
@@ -65,9 +66,12 @@ def _backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
     handler = getattr(_local, "handler", None)
     if handler is None or getattr(_local, "busy", False):
         return original(tensors, *args, **kwargs)
-    roots = (tensors,) if isinstance(tensors, torch.Tensor) else tuple(
-        t for t in tensors if isinstance(t, torch.Tensor)
-    ) if isinstance(tensors, (list, tuple)) else ()
+    if isinstance(tensors, torch.Tensor):
+        roots: tuple[torch.Tensor, ...] = (tensors,)
+    elif isinstance(tensors, (list, tuple)):
+        roots = tuple(t for t in tensors if isinstance(t, torch.Tensor))
+    else:
+        roots = ()
     frame = sys._getframe(1)
     _local.busy = True
     try:

@@ -1239,6 +1239,10 @@ def _state_size(state: RunState) -> int:
         numel = math.prod(v.shape) if v.value is not None else 0
         size += 32 * numel * 3 + sum(32 * math.prod(s.shape) for s in inspected.state)
     size += 400 * len(state.updates)
+    preview = state.graph_preview  # made for this state (the captured graph is shared)
+    if preview is not None:
+        for node in preview.nodes:
+            size += 300 + 64 * min(math.prod(node.shape), 64)  # value and local rules
     return size
 
 
