@@ -230,3 +230,14 @@ def test_backward_errors_stay_torchs_own():
     x = torch.tensor(1.0)  # needs no grad
     with pytest.raises(RuntimeError, match="does not require grad"):
         _capture(x * 2, {"x": x})
+
+
+def test_two_roots_share_their_leaf_once():
+    w = torch.tensor(3.0, requires_grad=True)
+    a = w * 2
+    b = w**2
+    names, owners, types = lesson_names({"w": w, "a": a, "b": b})
+    graph, _ = capture((a, b), lambda: torch.autograd.backward([a, b]), names=names)
+    assert [graph.nodes[r].name for r in graph.roots] == ["a", "b"]
+    leaves = [n for n in graph.nodes if n.is_leaf]
+    assert len(leaves) == 1 and leaves[0].grad == 2.0 + 6.0 and w.grad.item() == 8.0

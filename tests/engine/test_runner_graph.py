@@ -264,3 +264,13 @@ trained = train(2)
             ("PowBackward0", "loss"), ("MulBackward0", None), ("AccumulateGrad", "weight")]
     finally:
         runner.close()
+
+
+def test_a_second_backward_through_a_freed_graph_fails_with_torchs_error(make_lesson):
+    lesson = make_lesson(["import torch\nw = torch.tensor(2.0, requires_grad=True)\nz = w * w\n"
+                          "z.backward()\nz.backward()\n"])
+    events = []
+    state = Runner(lesson, on_event=events.append, graph_events=True).run_to_end()  # captured
+    assert sum(isinstance(e, ev.Backward) for e in events) == 1  # the first call's graph
+    assert state.error is not None and state.error.type == "RuntimeError"
+    assert "second time" in state.error.message and state.error.line == lesson.cells[0].line + 4
