@@ -274,3 +274,19 @@ def test_a_second_backward_through_a_freed_graph_fails_with_torchs_error(make_le
     assert sum(isinstance(e, ev.Backward) for e in events) == 1  # the first call's graph
     assert state.error is not None and state.error.type == "RuntimeError"
     assert "second time" in state.error.message and state.error.line == lesson.cells[0].line + 4
+
+
+def test_states_with_graphs_survive_the_kernel_pipe(make_lesson):
+    """RunState travels pickled from the kernel: the graph is plain data."""
+    import pickle
+
+    lesson = make_lesson([SEED])
+    runner = Runner(lesson)
+    try:
+        runner.next()
+        state = runner.wait(TIMEOUT)
+        copy = pickle.loads(pickle.dumps(state))
+        assert copy.backward == state.backward and copy.backward is not state.backward
+        assert copy.backward.nodes[3].is_leaf
+    finally:
+        runner.close()
