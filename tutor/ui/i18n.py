@@ -214,7 +214,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "landscape.now": ("now", "지금"),
     # the step (update view) and the inspector
     "pane.step": ("step", "갱신"),
-    "update.iteration": ("iteration {n}", "반복 {n}"),
+    "update.iteration": ("iter {n}", "반복 {n}"),
     "update.generic": (
         "{optimizer}: torch's own step; the change is before − after",
         "{optimizer}: torch가 계산한 걸음입니다. 변화량은 이전 값 − 이후 값",

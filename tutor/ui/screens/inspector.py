@@ -17,6 +17,8 @@ run live; tab / shift+tab move between tensors in the table's order.
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,6 +33,8 @@ from tutor.ui.widgets.tensor_table import fmt_shape, table_order
 from tutor.ui.widgets.update_view import fmt, update_lines
 
 REFRESH_HZ = 15
+RUNNING_INTERVAL = 0.25  # seconds between renders while the code runs freely (a 64×64
+# tensor with its grad and Adam's two moments is 16 384 numbers: ~65 ms of CPU to lay out)
 
 
 def tensor_names(state: RunState) -> list[str]:
@@ -120,6 +124,7 @@ class InspectorScreen(Screen):
         self._runner = None
         self._state: RunState | None = None
         self._shown: InspectedTensor | None = None
+        self._rendered_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="inspector-head")
@@ -165,6 +170,10 @@ class InspectorScreen(Screen):
             state = self.session.runner.state
         if state is self._state:
             return
+        now = time.monotonic()
+        if state.status == "running" and now - self._rendered_at < RUNNING_INTERVAL:
+            return
+        self._rendered_at = now
         self._state = state
         self.render_state(state, names)
 

@@ -176,8 +176,10 @@ class LessonScreen(Screen):
                     yield GraphView(lang, id="graph")
                 with VerticalScroll(id="tensor-pane", can_focus=False):
                     yield TensorTable(lang, id="tensors")
-        yield StepView(lang, id="step-view")
-        yield LrField(lang, id="lr-field")
+        # the step shares the lr field's row: every row counts for the panes at 80x24
+        with Horizontal(id="bottom-row"):
+            yield LrField(lang, id="lr-field")
+            yield StepView(lang, id="step-view")
         yield UntilField(lang, id="until-field")
         yield Footer(compact=True, show_command_palette=False)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.cells import cell_len
-from rich.style import Style
-from rich.text import Text
+from textual.content import Content, Span
+from textual.style import Style as ContentStyle
 from textual.widgets import Static
 
 from tutor.ui.widgets.update_view import fmt
@@ -71,15 +71,21 @@ def _biggest(rows: list[list[float]]) -> float:
 
 @dataclass
 class Block:
+    """One tensor laid out: lines as (plain text, [(start, end, style)]) pairs.
+
+    Plain strings and offsets, turned into one Content by `layout`: building a Text
+    per number made a 64×64 block take a second on the shared machine."""
+
     title: str
-    lines: list[Text]
+    lines: list[tuple[str, list]]
+    width: int = 0  # cells: the widest line or the title
 
-    @property
-    def width(self) -> int:
-        return max([cell_len(self.title)] + [line.cell_len for line in self.lines])
+    def __post_init__(self) -> None:
+        if not self.width:  # numbers, signs and ▲▼ are one cell each: len() is the width
+            self.width = max([cell_len(self.title)] + [len(plain) for plain, _ in self.lines])
 
 
-def matrix_block(title: str, value, styles: dict[str, Style], delta=None) -> Block:
+def matrix_block(title: str, value, styles: dict, delta=None) -> Block:
     """One tensor as aligned lines; `delta` (same nesting) marks changed numbers."""
     rows = as_rows(value)
     drows = as_rows(delta) if delta is not None else None
@@ -88,51 +94,80 @@ def matrix_block(title: str, value, styles: dict[str, Style], delta=None) -> Blo
     texts = [[fmt(x) if isinstance(x, (int, float)) else str(x) for x in row] for row in rows]
     width = max((len(s) for row in texts for s in row), default=1)
     biggest = _biggest(rows)
+    changed = styles.get("changed", "")
+    by_level = {name: styles.get(name, "") for name in LEVELS}
     lines = []
     for r, row in enumerate(rows):
-        line = Text(no_wrap=True)
+        parts: list[str] = []
+        spans: list[tuple[int, int, object]] = []
+        at = 0
+        drow = drows[r] if drows is not None else None
         for c, x in enumerate(row):
             if c:
-                line.append(" ")
-            line.append(texts[r][c].rjust(width), style=styles.get(level(x, biggest), ""))
-            if drows is not None:
-                d = drows[r][c]
-                mark = "▲" if isinstance(d, (int, float)) and d > 0 else "▼" if isinstance(d, (int, float)) and d < 0 else " "
-                line.append(mark, style=styles.get("changed", "") if mark != " " else "")
-        lines.append(line)
+                parts.append(" ")
+                at += 1
+            cell = texts[r][c].rjust(width)
+            parts.append(cell)
+            style = by_level[level(x, biggest)]
+            if style:
+                spans.append((at, at + width, style))
+            at += width
+            if drow is not None:
+                d = drow[c]
+                if d > 0 or d < 0:  # (nan compares False both ways: unmarked)
+                    parts.append("▲" if d > 0 else "▼")
+                    if changed:
+                        spans.append((at, at + 1, changed))
+                else:
+                    parts.append(" ")
+                at += 1
+        lines.append(("".join(parts), spans))
     return Block(title, lines)
 
 
-def layout(blocks: list[Block], width: int, title_style: Style | str = "") -> Text:
+def layout(blocks: list[Block], width: int, title_style=None) -> Content:
     """Blocks side by side while they fit in `width`, the rest below (a blank line
-    between rows of blocks)."""
-    out = Text(no_wrap=True)
+    between rows of blocks), as one Content (styles: textual Styles, so nothing is
+    converted per number when it is drawn)."""
     rows: list[list[Block]] = []
     for block in blocks:
         if rows and sum(b.width for b in rows[-1]) + GAP * len(rows[-1]) + block.width <= width:
             rows[-1].append(block)
         else:
             rows.append([block])
+    out: list[str] = []
+    spans: list[Span] = []
+    at = 0
+
+    def put(text: str, line_spans=(), style=None) -> None:
+        nonlocal at
+        if style:
+            spans.append(Span(at, at + len(text), style))
+        for a, b, st in line_spans:
+            spans.append(Span(at + a, at + b, st))
+        out.append(text)
+        at += len(text)
+
+    gap = " " * GAP
     for n, row in enumerate(rows):
         if n:
-            out.append("\n\n")
+            put("\n\n")
         height = max(len(b.lines) for b in row)
         for k, block in enumerate(row):
             if k:
-                out.append(" " * GAP)
-            out.append(block.title + " " * (block.width - cell_len(block.title)), style=title_style)
+                put(gap)
+            put(block.title + " " * (block.width - cell_len(block.title)), style=title_style or None)
         for i in range(height):
-            out.append("\n")
+            put("\n")
             for k, block in enumerate(row):
                 if k:
-                    out.append(" " * GAP)
+                    put(gap)
                 if i < len(block.lines):
-                    line = block.lines[i]
-                    out.append_text(line)
-                    out.append(" " * (block.width - line.cell_len))
+                    plain, line_spans = block.lines[i]
+                    put(plain + " " * (block.width - len(plain)), line_spans)
                 else:
-                    out.append(" " * block.width)
-    return out
+                    put(" " * block.width)
+    return Content("".join(out), spans=spans)
 
 
 class MatrixView(Static):
@@ -158,7 +193,11 @@ class MatrixView(Static):
     def _render_blocks(self) -> None:
         if not self.is_mounted:
             return
-        styles = {name: self.get_component_rich_style(f"matrix--{name}") for name in LEVELS}
-        styles["changed"] = self.get_component_rich_style("matrix--changed")
+        def style(name: str):
+            rich = self.get_component_rich_style(f"matrix--{name}")
+            return ContentStyle.from_rich_style(rich) if rich else None
+
+        styles = {name: style(name) for name in LEVELS}
+        styles["changed"] = style("changed")
         built = [matrix_block(title, value, styles, delta) for title, value, delta in self._blocks]
-        self.update(layout(built, self._width, self.get_component_rich_style("matrix--title")) if built else "")
+        self.update(layout(built, self._width, style("title")) if built else "")

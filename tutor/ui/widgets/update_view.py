@@ -161,7 +161,9 @@ def strip_line(u: UpdateView, lang: str) -> str:
 
 
 class StepView(Static):
-    """The last update of each parameter, one line each; hidden before the first."""
+    """The last update of each parameter on one line (`W := … · b := …`), after a
+    dim label with the iteration they happened in; empty before the first.
+    It shares the lr field's row; the inspector (`i`) shows every element."""
 
     COMPONENT_CLASSES = {"step-view--dim"}
 
@@ -174,26 +176,26 @@ class StepView(Static):
         if updates == self._updates:
             return
         self._updates = updates
-        self.display = bool(updates)
         self._render_lines()
 
     def set_lang(self, lang: str) -> None:
         self.lang = lang
-        self.border_title = t("pane.step", lang)
         self._render_lines()
 
     def on_mount(self) -> None:
-        self.border_title = t("pane.step", self.lang)
-        self.display = bool(self._updates)
+        self._render_lines()
 
     def _render_lines(self) -> None:
         updates = self._updates or ()
-        text = Text(no_wrap=True, overflow="ellipsis")
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        if not updates:
+            self.update(text)
+            return
         dim = self.get_component_rich_style("step-view--dim") if self.is_mounted else ""
-        for n, u in enumerate(updates):
-            if n:
-                text.append("\n")
-            text.append(strip_line(u, self.lang))
-            if u.iteration is not None:
-                text.append(f"  ({t('update.iteration', self.lang, n=u.iteration)})", style=dim)
+        label = t("pane.step", self.lang)
+        last = max((u.iteration for u in updates if u.iteration is not None), default=None)
+        if last is not None:  # first: the end of the line may be cut
+            label += " " + t("update.iteration", self.lang, n=last)
+        text.append(f"│ {label}: ", style=dim)
+        text.append("  ·  ".join(strip_line(u, self.lang) for u in updates))
         self.update(text)
