@@ -12,6 +12,8 @@ import os
 import sys
 from importlib import import_module
 
+from tutor.errors import UsageError  # noqa: F401  (re-exported: tutor.cli.UsageError)
+
 SUBCOMMANDS = {
     "list": "tutor.commands.list_lessons",
     "check": "tutor.commands.check",
@@ -24,8 +26,6 @@ SUBCOMMANDS = {
 }
 
 
-class UsageError(Exception):
-    """Bad usage or bad input: reported as one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +60,8 @@ def _global_options() -> argparse.ArgumentParser:
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """(app parser for `tutor [LESSON]`, parser with the subcommands)."""
     common = _global_options()
-    app = _Parser(prog="tutor", parents=[common], description="Learn PyTorch training step by step.")
+    app = _Parser(prog="tutor", parents=[common], description="Learn PyTorch training step by step.",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     app.add_argument("lesson", nargs="?", help="lesson id or path to a .md file")
     app.add_argument("--watch", action="store_true", help="reload the lesson when its file changes")
 
@@ -114,7 +115,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p = subs.add_parser("class", parents=[common], help="teacher's view of the learners' state")
     p.add_argument("--state", metavar="DIR", required=True)
     p.add_argument("--json", action="store_true", help="print a JSON array")
+    app.epilog = _commands_epilog(subs)
     return app, sub_parser
+
+
+def _commands_epilog(subs) -> str:
+    """`tutor --help` lists every subcommand with its one line (from the subparsers,
+    so a new subcommand is listed without another edit)."""
+    helps = {action.dest: action.help for action in subs._choices_actions}
+    width = max(len(name) for name in helps)
+    lines = [f"  tutor {name.ljust(width)}  {helps[name]}" for name in helps]
+    return "commands:\n" + "\n".join(lines) + "\n\n`tutor COMMAND --help` shows a command's options."
 
 
 _VALUED_GLOBALS = ("--lessons", "--lang")

@@ -53,6 +53,8 @@ from typing import Any
 
 import platformdirs
 
+from tutor.engine.lr import is_lr
+
 FORMAT_VERSION = 1
 LR_HISTORY_LIMIT = 20
 FILE_NAME = "progress.json"
@@ -95,12 +97,8 @@ def _is_index(value: Any) -> bool:
 
 
 def _is_lr(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
+    """The one lr rule (engine/lr.py): what the lr field would have accepted."""
+    return is_lr(value)
 
 
 class Progress:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 
 
 def build_app(args, progress_path: Path | None = None, on_first_frame=None):

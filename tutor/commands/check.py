@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 
 
 def _files(paths: list[str]) -> list[Path]:

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 
 
 def main(args) -> int:

@@ -16,7 +16,7 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 from tutor.commands.new import SLUG, lesson_directory, lesson_ids, next_lesson_path, write_new_file
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 from tutor.engine.notebook import yaml_scalar
 
 SLUG = re.compile(r"[a-z0-9-]+")

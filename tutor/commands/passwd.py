@@ -12,7 +12,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 
 
 def read_password(stdin=None) -> str:

@@ -22,25 +22,22 @@ event: `{"event":"until","condition":..,"reason":"met"|"reached"|"end","cell":..
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.engine import lr as lr_rule
+from tutor.errors import UsageError
 
 
 def parse_lr(text: str | None) -> float | None:
-    """`--lr` as a positive finite float (None when not given)."""
+    """`--lr` by the one lr rule (engine/lr.py); None when not given."""
     if text is None:
         return None
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"--lr must be a positive number, not {text!r}")
-    return value
+        return lr_rule.parse_lr(text)
+    except lr_rule.LrRefused:
+        raise UsageError(f"--lr must be a positive number, not {text!r}") from None
 
 
 def load(ref: str, lessons: str | None):

@@ -14,7 +14,7 @@ import ipaddress
 import math
 from pathlib import Path
 
-from tutor.cli import UsageError
+from tutor.errors import UsageError
 
 LOOPBACK_NAMES = ("localhost",)
 

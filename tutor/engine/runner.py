@@ -51,6 +51,7 @@ from typing import Any, Callable
 
 from tutor.engine import divergence as dv
 from tutor.engine import events as ev
+from tutor.engine import lr as lr_rule
 from tutor.engine import workdir
 from tutor.engine.instrument import (
     CHECK, ECHO, FITER, FLOOP, FLOOP_ABORT, FLOOP_END, FPAUSE, ITER, LOOP, LOOP_END, LR, PAUSE,
@@ -129,15 +130,9 @@ class _Rewind(_Cancelled):
 
 
 def check_lr(value: float | None) -> float | None:
-    """A learning-rate override must be a positive finite number (or None)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"learning rate must be a number, not {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"learning rate must be a positive finite number, not {value!r}")
-    return value
+    """A learning-rate override must be a positive finite number (or None);
+    engine/lr.py's rule (LrRefused is a ValueError)."""
+    return None if value is None else lr_rule.check_lr(value)
 
 
 class _Capture:

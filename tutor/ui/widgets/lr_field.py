@@ -3,54 +3,19 @@
 The field is a mode of the lesson screen, never a focused widget: the screen's one
 key handler takes every key in the order typed and, while the field is editing,
 gives it the characters, `backspace`, `enter` and `escape`; so the lesson keys
-(`n`, `s`, space, ...) and the typed lr can never overtake each other. Validation is a pure function (`parse_lr`) so it can be
+(`n`, `s`, space, ...) and the typed lr can never overtake each other. Validation is tutor.engine.lr's `parse_lr`, the one lr rule, so it can be
 tested on its own and the refusal message is the same everywhere.
 """
 
 from __future__ import annotations
-
-import math
-import re
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Static
 
+from tutor.engine.lr import LrRefused, parse_lr  # noqa: F401  (the one lr rule)
 from tutor.ui.i18n import t
-
-# ASCII decimal only: `float()` would also take "nan", "inf", "1_0", "0x10" (via
-# other paths) or full-width digits, none of which a learner means as a rate.
-_NUMBER = re.compile(r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-
-
-class LrRefused(ValueError):
-    """Input that is not a usable learning rate; `key` names the i18n message."""
-
-    def __init__(self, key: str, text: str = "") -> None:
-        super().__init__(key)
-        self.key = key
-        self.text = text
-
-
-def parse_lr(text: str) -> float:
-    """A learning rate from what the learner typed, or LrRefused saying why not."""
-    stripped = text.strip()
-    if not stripped:
-        raise LrRefused("lr.empty")
-    if not _NUMBER.fullmatch(stripped):
-        lowered = stripped.lower().lstrip("+-")
-        if lowered in ("nan", "inf", "infinity"):
-            raise LrRefused("lr.not_finite")
-        if stripped.startswith("-") and _NUMBER.fullmatch(stripped[1:]):
-            raise LrRefused("lr.not_positive")
-        raise LrRefused("lr.not_number", stripped)
-    value = float(stripped)
-    if not math.isfinite(value):  # 1e400
-        raise LrRefused("lr.not_finite")
-    if value <= 0:
-        raise LrRefused("lr.not_positive")
-    return value
 
 
 def format_lr(lr: float | None) -> str:
