@@ -392,3 +392,16 @@ async def test_pagedown_scrolls_a_long_section(make_app, lessons_dir):
         await pilot.press("pageup")
         await pilot.pause(0.1)
         assert pane.scroll_y == 0
+
+
+async def test_q_q_in_one_burst_leaves_the_lesson_and_quits(make_app):
+    from textual import events
+
+    app = make_app(lesson="tiny-fit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lesson(pilot)
+        # queued together, as one read from the terminal: each reaches its own screen
+        for _ in range(2):
+            app.post_message(events.Key("q", "q"))
+        await pilot.pause(1.0)
+    assert app.return_code == 0

@@ -441,6 +441,14 @@ class LessonScreen(Screen):
         acted on before the next is looked at: while the lr field edits, it gets the
         key; otherwise the key's binding runs right here (not later, bubbled up to the
         app, where the next keys would overtake it)."""
+        if self.app.screen is not self:
+            # Typed after a key that left this screen or opened one over it (`q`, `p`,
+            # `E`, `?`), and queued here before that happened: it belongs to the screen
+            # now shown, so the app dispatches it again, as if it had just arrived.
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+            return
         if await self.handle_lesson_key(event.key, event.character):
             event.stop()
             event.prevent_default()
