@@ -123,3 +123,15 @@ def test_matplotlib_is_imported_only_by_lessons_that_import_it(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "1.0 False", done.stdout + done.stderr
+
+
+def test_jsonl_figure_event():
+    import json
+
+    from tutor.engine.jsonl import dumps
+
+    view = FigureView(number=2, axes=(PlotAxes(series=(PlotSeries("line", (0.0, 1.0), (1.0, 3.0), "cost"),),
+                                               title="Cost"),))
+    event = json.loads(dumps(ev.FigureShown(cell=4, figure=view)))
+    assert (event["event"], event["cell"], event["number"]) == ("figure", 4, 2)
+    assert event["text"] == render(view) and event["text"].startswith("[figure 2]\n") and "Cost" in event["text"]

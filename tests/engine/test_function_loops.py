@@ -226,3 +226,38 @@ def test_a_batch_loop_in_a_function_called_from_an_epoch_loop_is_statements(make
     assert state.error is None, state.error
     iterations = [e for e in events if isinstance(e, ev.Iteration)]
     assert [(e.cell, e.iteration) for e in iterations] == [(2, 0), (2, 1), (2, 2)]
+
+
+def test_an_lr_set_while_paused_inside_the_function_reaches_its_local(hand_lesson):
+    """set_lr() at epoch 2 inside train(): the paused frame's `lr` local takes it."""
+    events: list = []
+    runner = Runner(hand_lesson, on_event=events.append)
+    try:
+        for _ in range(2):
+            runner.next()
+            runner.wait(TIMEOUT)
+        for _ in range(3):  # into train(): epochs 0, 1, 2 start
+            runner.next()
+            state = runner.wait(TIMEOUT)
+        assert (state.frame.function, state.iteration) == ("train", 2)
+        runner.set_lr(0.01)
+        runner.run()
+        state = runner.wait(TIMEOUT)
+        assert state.status == "done" and state.error is None, state.error
+    finally:
+        runner.close()
+    x = torch.FloatTensor([[1.0], [2.0], [3.0]])
+    y = torch.FloatTensor([[2.0], [4.0], [6.0]])
+    W = torch.zeros(1, requires_grad=True)
+    costs = []
+    for epoch in range(EPOCHS):
+        lr = 0.05 if epoch < 2 else 0.01
+        cost = torch.mean((x * W - y) ** 2)
+        cost.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+        costs.append(cost.item())
+    iterations = [e for e in events if isinstance(e, ev.Iteration)]
+    assert [e.lr for e in iterations] == [0.05, 0.05, 0.01, 0.01, 0.01]
+    assert [e.cost for e in iterations] == pytest.approx(costs, rel=1e-6)
