@@ -35,7 +35,7 @@ def attached(tmp_path):
 
 def test_going_back_and_changing_the_lr_makes_a_branch(tmp_path):
     session = attached(tmp_path)
-    session.run()
+    session.run_all()  # space (run) stops at the end of a section; R runs the lesson
     done = settle(session)
     session.observe(done)
     assert [c.cost for c in done.costs] == plain({0: 0.1})
