@@ -83,12 +83,13 @@ class RunArchive(Mapping):
         runs.insert(0, PreviousRun(lr_label(state.costs, state.lr), state.costs, state.landscape))
         del runs[MAX_PREVIOUS:]
 
-    def keep_costs(self, lesson_id: str, costs: tuple[CostPoint, ...]) -> None:
-        """Remember a curve that is not a whole run's state (a branch's origin)."""
+    def keep_costs(self, lesson_id: str, costs: tuple[CostPoint, ...], landscape: Landscape | None = None) -> None:
+        """Remember a curve that is not a whole run's state (a branch's origin; its
+        landscape path is drawn beside the branch's, as earlier runs' are)."""
         if not costs:
             return
         runs = self._runs.setdefault(lesson_id, [])
-        runs.insert(0, PreviousRun(lr_label(costs), costs))
+        runs.insert(0, PreviousRun(lr_label(costs), costs, landscape))
         del runs[MAX_PREVIOUS:]
 
     def of(self, lesson_id: str) -> tuple[PreviousRun, ...]:
@@ -267,6 +268,7 @@ class LessonSession:
         self._predictions_recorded: dict[int, str] = {}  # cell -> prediction compared
         self.branch: Branch | None = None  # the current run branched from a kept one
         self._furthest: tuple[CostPoint, ...] = ()  # the costs of the furthest state seen
+        self._furthest_landscape: Landscape | None = None  # ... and its landscape (its path)
         self._pending_until: Condition | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -354,7 +356,7 @@ class LessonSession:
         a finished lesson is marked once (and its position saved)."""
         lesson = self.lesson
         if len(state.costs) >= len(self._furthest):
-            self._furthest = state.costs
+            self._furthest, self._furthest_landscape = state.costs, state.landscape
         if state.cell is not None and state.cell != self._followed_cell:
             self._followed_cell = state.cell
             if state.cell < len(lesson.cells):
@@ -576,7 +578,7 @@ class LessonSession:
         old = state.lr if state.lr is not None else state.lr_override
         if k is None or old == lr:
             return
-        self.runs.keep_costs(self.lesson.id, self._furthest)
+        self.runs.keep_costs(self.lesson.id, self._furthest, self._furthest_landscape)
         iteration = state.iteration if state.iteration is not None else k
         self.branch = Branch(step=k, iteration=iteration, old_lr=old, new_lr=lr)
         self._furthest = state.costs
