@@ -116,3 +116,32 @@ def test_adamp_is_named_as_not_shipped(lesson):
     for lang in ("en", "ko"):
         text = prose(lesson, lang)
         assert "AdamP" in text and "pip install adamp" in text and "RAdam" in text and "AdamW" in text
+
+
+def test_tutor_run_jsonl_carries_each_optimizers_state(lesson, capsys):
+    """`tutor run optimizers --jsonl`: every iteration event names the optimizer of its
+    loop, and the momentum buffer and Adam's moments equal plain torch's."""
+    import json
+
+    from tutor.cli import main
+
+    assert main(["run", str(LESSON), "--jsonl"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    loops = [c.index for c in loop_cells(lesson)]
+    by_cell = {cell: [e for e in events if e["event"] == "iteration" and e["cell"] == cell] for cell in loops}
+    kinds = [by_cell[cell][0]["optimizer"]["type"] for cell in loops]
+    assert kinds == ["SGD", "SGD", "Adam", "AdamW", "RAdam"]
+    assert all(len(by_cell[cell]) == 101 for cell in loops)
+    # after iteration k's step: momentum buffer (loop 1) and Adam's moments (loop 2)
+    k = 4
+    _, _, opt = plain(lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), k + 1)
+    W = opt.param_groups[0]["params"][0]
+    state = by_cell[loops[1]][k]["optimizer"]["state"]["W"]
+    assert state == {"momentum_buffer": opt.state[W]["momentum_buffer"].tolist()}
+    _, _, opt = plain(lambda p: torch.optim.Adam(p, lr=0.1), k + 1)
+    W = opt.param_groups[0]["params"][0]
+    state = by_cell[loops[2]][k]["optimizer"]["state"]["W"]
+    assert state["exp_avg"] == opt.state[W]["exp_avg"].tolist()
+    assert state["exp_avg_sq"] == opt.state[W]["exp_avg_sq"].tolist()
+    assert state["step"] == float(opt.state[W]["step"]) == k + 1
+    assert by_cell[loops[0]][0]["optimizer"]["state"] == {}  # plain SGD keeps no state
