@@ -200,6 +200,17 @@ def display_cell(lesson: Lesson, state: RunState) -> int | None:
     return current
 
 
+def not_own_run(edits: Mapping[int, str], state: RunState, cell: int) -> tuple[str, dict] | None:
+    """Why the cell's output cannot be compared with the lesson's expected text (design
+    §9: only a run with the lesson's own lr and code is): an edited cell at or before
+    it, or a learner's lr in force (an i18n key and its values); None: compare."""
+    if any(index <= cell for index in edits):
+        return ("output.not_own_code", {})
+    if state.lr_override is not None:
+        return ("output.not_own_lr", {"lr": f"{state.lr_override:g}"})
+    return None
+
+
 def cell_to_predict(lesson: Lesson, state: RunState) -> int | None:
     """The cell that runs next (or is running): what a prediction is about."""
     if state.cell is not None and state.cell not in state.cells_done:

@@ -64,7 +64,6 @@ from tutor.engine.until import Condition, parse_until
 MPL_BACKEND = "module://tutor.engine.mpl_backend"
 PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
-TRUNCATION_NOTE = "[... earlier output truncated ...]\n"
 CANCEL_TIMEOUT = 1.0
 # torch's intra-op threads while lesson code runs (process-wide; None: leave as is).
 # Lesson tensors are tiny, and with 2 OpenMP threads a 1000-epoch loop ran 1.4-1.7x
@@ -164,7 +163,7 @@ class _Capture:
             if self._size > OUTPUT_CAP:
                 self._trim()
             joined = "".join(self._chunks)
-            self._text = TRUNCATION_NOTE + joined if self.truncated else joined
+            self._text = joined  # the fact is `truncated` (RunState.output_truncated); the UI words it
         return self._text
 
 

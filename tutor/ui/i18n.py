@@ -245,6 +245,19 @@ STRINGS: dict[str, tuple[str, str]] = {
         "(expected output hidden until the cell runs: predict it!)",
         "(예상 출력은 셀을 실행한 뒤에 보입니다: 먼저 예측해 보세요!)",
     ),
+    "output.differs_at": (
+        "line {n}: expected {expected}, got {got}", "{n}번째 줄: 예상 {expected}, 실제 {got}",
+    ),
+    "output.no_line": ("nothing", "없음"),
+    "output.not_own_lr": (
+        "Expected output is for the lesson's own lr; this run used {lr}.",
+        "예상 출력은 강의 기본 학습률의 결과입니다. 이번 실행의 학습률: {lr}.",
+    ),
+    "output.not_own_code": (
+        "Expected output is for the lesson's own code; this cell or one before it is edited.",
+        "예상 출력은 강의 원래 코드의 결과입니다. 이 셀이나 앞 셀을 고쳤습니다.",
+    ),
+    "output.folded": ("(expected: {n} lines, not compared)", "(예상 출력 {n}줄, 비교 안 함)"),
     "output.truncated": ("(output truncated)", "(출력 일부 생략)"),
     # lr field
     "lr.label": ("lr", "학습률"),

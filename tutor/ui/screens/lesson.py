@@ -26,7 +26,8 @@ from tutor.engine.backward_steps import BackwardStepper
 from tutor.engine.lesson import Lesson
 from tutor.engine.state import RunState
 from tutor.session import (
-    LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell, position_cell,
+    LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell, not_own_run,
+    position_cell,
 )
 from tutor.ui.i18n import localize_bindings, t
 from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
@@ -338,7 +339,7 @@ class LessonScreen(Screen):
         pane.show(
             state.outputs.get(cell_index), expected, cell_index in state.cells_done,
             error, hint, state.output_truncated, self.predictions.get(cell_index),
-            state.figures.get(cell_index, ()),
+            state.figures.get(cell_index, ()), not_own_run(self.edits, state, cell_index),
         )
         pane.border_title = f"{t('pane.output', lang)} · {t('lesson.cell', lang, n=cell_index + 1)}"
 

@@ -53,15 +53,18 @@ class OutputPane(VerticalScroll):
         truncated: bool = False,
         prediction: str | None = None,
         figures: tuple = (),
+        not_own: tuple[str, dict] | None = None,
     ) -> None:
         """`figures`: the cell's matplotlib figures (FigureView data), drawn as text
-        under what it printed, at the pane's width."""
-        key = (text, expected, ran, error, hint, truncated, prediction, figures, self.lang)
+        under what it printed, at the pane's width. `not_own`: the run did not use the
+        lesson's own lr or code (an i18n key and its values): no ✓/✗, a note instead,
+        the expected text folded to its line count."""
+        key = (text, expected, ran, error, hint, truncated, prediction, figures, not_own, self.lang)
         if key == self._key:
             return
         self._key = key
         parts = []
-        if text:
+        if text:  # what the run printed, always first
             lines = text.rstrip("\n").split("\n")
             parts.append(Text("\n".join(lines[-TAIL_LINES:])))
             if truncated or len(lines) > TAIL_LINES:  # the pane keeps the tail only
@@ -75,13 +78,21 @@ class OutputPane(VerticalScroll):
             for figure in figures:
                 parts.append(Text(render(figure, width=width, height=12)))
         if expected is not None:
-            if ran:
+            if ran and not_own is not None:
+                note_key, values = not_own
+                n = expected.rstrip("\n").count("\n") + 1
+                parts.append(Text(t(note_key, self.lang, **values) + " "
+                                  + t("output.folded", self.lang, n=n), style="dim italic"))
+            elif ran:
                 mismatch = compare_output(expected, text or "")  # same rule as check --run
                 same = mismatch is None
                 mark = t("output.match" if same else "output.mismatch", self.lang)
                 style = self.get_component_rich_style("output-pane--ok" if same else "output-pane--bad")
                 parts.append(Text(mark, style=style))
                 if not same:
+                    parts.append(Text(t("output.differs_at", self.lang, n=mismatch.index + 1,
+                                        expected=_shown(mismatch.expected, self.lang),
+                                        got=_shown(mismatch.got, self.lang)), style="dim"))
                     parts.append(Text(t("output.expected", self.lang), style="dim"))
                     parts.append(Text(expected.rstrip("\n"), style="dim"))
             elif prediction is None:
@@ -89,11 +100,22 @@ class OutputPane(VerticalScroll):
         if prediction is not None:
             # the learner's own prediction (p): beside the real output once the cell ran
             parts.append(prediction_result(prediction, (text or "") if ran else None, self.lang))
-        # Last, so that scrolling to the end (below) always shows them, however
-        # much the cell printed before it failed or diverged.
         if error:
             parts.append(Text(error, style=self.get_component_rich_style("output-pane--error")))
         if hint:
             parts.append(Text(hint, style=self.get_component_rich_style("output-pane--hint")))
         self.query_one("#output-text", Static).update(Group(*parts))
-        self.call_after_refresh(self.scroll_end, animate=False)
+        # An error or hint (last) must be seen; otherwise the top: the run's own
+        # output first, never the lesson's expected text at the bottom instead.
+        if error or hint:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        else:
+            self.call_after_refresh(self.scroll_home, animate=False)
+
+
+def _shown(line: str | None, lang: str) -> str:
+    """A compared line as the learner reads it (shortened; "nothing" past the end)."""
+    if line is None:
+        return t("output.no_line", lang)
+    line = line.strip()
+    return line if len(line) <= 40 else line[:39] + "…"
