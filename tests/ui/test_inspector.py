@@ -128,6 +128,11 @@ async def test_inspector_keys_and_live_update(make_app, momentum_lessons):
         assert "grad_fn=MeanBackward0" in screen_text(app)
         await pilot.press("shift+tab")
         await wait_for(pilot, lambda: screen_text(app).lstrip().startswith("W (1/4) ·"), what="shift+tab back")
+        # colour by sign and magnitude stays readable at 256 colours, dark and light
+        for theme in ("textual-dark", "textual-light"):
+            app.theme = theme
+            await pilot.pause(0.2)
+            assert_levels_readable_at_256_colours(inspector)
         # space runs freely from the inspector; it lands at the end with W whole
         await pilot.press("space")
         await wait_for(pilot, lambda: app.screen.session.runner.state.status == "done", what="the end")
@@ -136,6 +141,31 @@ async def test_inspector_keys_and_live_update(make_app, momentum_lessons):
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), what="closed")
         assert inspector.session.runner.state.inspected is None  # states are small again
+
+
+def assert_levels_readable_at_256_colours(inspector) -> None:
+    """The 7 levels, downgraded to the 256-colour palette (SSH sends no COLORTERM):
+    negative and positive differ in colour, the three strengths of one sign differ
+    (background or bold), and no text colour equals its background."""
+    from rich.color import ColorSystem
+
+    from tutor.ui.widgets.matrix_view import LEVELS, MatrixView
+
+    view = inspector.query_one(MatrixView)
+    base = inspector.app.screen.styles.background.rich_color
+
+    def look(name):
+        st = view.get_component_rich_style(f"matrix--{name}")
+        fg = st.color.downgrade(ColorSystem.EIGHT_BIT).number
+        bg = (st.bgcolor or base).downgrade(ColorSystem.EIGHT_BIT).number
+        return fg, bg, bool(st.bold)
+
+    looks = {name: look(name) for name in LEVELS}
+    assert looks["neg-1"][0] != looks["pos-1"][0] != looks["zero"][0]
+    for sign in ("neg", "pos"):
+        strengths = [looks[f"{sign}-{k}"] for k in (1, 2, 3)]
+        assert len({(bg, bold) for _, bg, bold in strengths}) == 3, strengths
+    assert all(fg != bg for fg, bg, _ in looks.values()), looks
 
 
 async def test_inspect_before_anything_ran_says_so(make_app, momentum_lessons):
