@@ -79,3 +79,20 @@ def test_step_view_snapshot(snap_compare, make_app, momentum_lessons, lang):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(lesson="momentum-3x3", lang=lang), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_divergence_pause_and_until_field_snapshot(snap_compare, make_app, lang):
+    """A free run paused by the divergence check (what grew, whose update, `b`), with
+    the `u` field open on a refused condition, at 80x24."""
+    async def run_before(pilot) -> None:
+        await engine_ready(pilot)
+        screen = pilot.app.screen
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.divergence is not None and settled(screen),
+                       what="the divergence pause")
+        pilot.app.clear_notifications()  # the critical-lr warning: timing, not layout
+        await pilot.press("u", *"cost <", "enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(lesson="diverge", lang=lang), terminal_size=SIZE, run_before=run_before)

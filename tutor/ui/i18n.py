@@ -364,7 +364,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "divergence.parameter": ("{parameter}'s update grew fastest (×{growth}).",
                              "{parameter}의 갱신(update)이 가장 빨리 커졌습니다 (×{growth})."),
-    "divergence.advice": ("b: back to iter {start}, where the growth began.",
+    "divergence.advice": ("b: back to iter {start}, where it began.",
                           "b: 증가가 시작된 반복 {start}(으)로 돌아가기."),
     "plot.branch": ("lr {old} → {new} at iter {iteration}", "반복 {iteration}에서 lr {old} → {new}"),
     "plot.branch_edit": ("cell {cell} edited", "셀 {cell} 수정"),

@@ -23,7 +23,7 @@ def until_words(outcome: UntilOutcome, lang: str) -> str:
 
 def divergence_words(div: Divergence, lang: str) -> str:
     """What diverged, where the run paused, whom to blame, and the way back."""
-    cost = fmt_cost(div.cost)
+    cost = f"{div.cost:.3g}"  # the size is the news, not the digits
     if div.kind == "growth":
         parts = [t("divergence.growth", lang, iteration=div.iteration, cost=cost)]
     elif div.last_finite < 0:
