@@ -306,3 +306,42 @@ def test_jsonl_adam_state_and_no_optimizer_key_without_one(make_lesson):
     events = []
     Runner(lesson, on_event=events.append, record_every_iteration=True).run_to_end()
     assert all("optimizer" not in jsonl.event_dict(e) for e in events if type(e).__name__ == "Iteration")
+
+
+def test_updates_inside_a_lesson_function_equal_torch(make_lesson):
+    """A `def train(...)` with an optimizer step and a hand-written update: both are
+    written out with the frame's names, and their numbers are plain torch's."""
+    source = (
+        "import torch\n"
+        "def train(epochs, lr):\n"
+        "    W = torch.zeros(1, requires_grad=True)\n"
+        "    b = torch.zeros(1, requires_grad=True)\n"
+        "    opt = torch.optim.SGD([W], lr=lr, momentum=0.5)\n"
+        "    for epoch in range(epochs):\n"
+        "        cost = ((3 * W + b - 6) ** 2).mean()\n"
+        "        opt.zero_grad()\n"
+        "        cost.backward()\n"
+        "        opt.step()\n"
+        "        with torch.no_grad():\n"
+        "            b -= lr * b.grad\n"
+        "        b.grad = None\n"
+        "    return W, b\n"
+    )
+    lesson = make_lesson([source, "W, b = train(5, 0.1)\n"])
+    runner = Runner(lesson)
+    try:
+        for _ in range(4):  # cell 0's end, then train()'s iteration points 0, 1, 2
+            runner.next()
+            state = runner.wait(10)
+        assert state.iteration == 2
+        updates = {u.name: u for u in state.updates}
+    finally:
+        runner.close()
+    ns: dict = {}
+    exec(source, ns)
+    W2, b2 = (t.item() for t in ns["train"](2, 0.1))
+    W1, b1 = (t.item() for t in ns["train"](1, 0.1))
+    assert updates["W"].rule == "momentum" and updates["W"].after == (W2,)
+    assert updates["W"].before == (W1,)
+    assert updates["b"].rule == "manual" and updates["b"].after == (b2,)
+    assert updates["b"].before == (b1,) and updates["b"].source == "b -= lr * b.grad"
