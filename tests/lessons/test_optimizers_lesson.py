@@ -79,6 +79,9 @@ def test_sgd_first_update_as_the_prose_says(lesson):
 
 def test_momentum_second_update_and_buffer(lesson):
     state = at_iteration(lesson, 1, 2)
+    # the SGD section's W and b (other tensors, no longer named) are not shown
+    assert [u.name for u in state.updates] == ["W", "b"]
+    assert all(u.rule == "momentum" for u in state.updates)
     u = next(u for u in state.updates if u.name == "W")
     main, details = update_lines(u)
     assert main == "W := 0.9333 − 0.05 × (−25.16) = 2.191"

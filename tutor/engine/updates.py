@@ -219,19 +219,24 @@ class UpdateRecorder:
     # --- descriptions ------------------------------------------------------------
 
     def views(self, names: dict[int, str]) -> tuple[UpdateView, ...]:
-        """Every parameter's last update, in the order parameters are listed by
-        `names` (id -> display name), then the others (named `param[i]`)."""
+        """The last update of every parameter the namespace still names (`names`:
+        id -> display name, as the snapshot lists them), in that order. A parameter
+        no name reaches any more (a lesson section that made a new `W`, a function
+        that returned) is forgotten, with its record."""
         out: list[tuple[int, UpdateView]] = []
         order = {pid: i for i, pid in enumerate(names)}
-        for n, (pid, raw) in enumerate(self.records.items()):
-            name = names.get(pid) or f"param[{n}]"
+        for pid in [pid for pid in self.records if pid not in names]:
+            del self.records[pid]
+            self._described.pop(pid, None)
+        for pid, raw in self.records.items():  # the record holds its tensor: ids stay unique
+            name = names[pid]
             known = self._described.get(pid)
             if known is not None and known[0] is raw and known[1] == name:
                 view = known[2]
             else:
                 view = describe(_record(raw), name)
                 self._described[pid] = (raw, name, view)
-            out.append((order.get(pid, len(order) + n), view))
+            out.append((order[pid], view))
         out.sort(key=lambda item: item[0])
         return tuple(view for _, view in out)
 
