@@ -338,7 +338,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "멈춤: 반복 {iteration}에서 {condition} 조건을 만족했습니다 (비용 {cost})."),
     "until.met_grad": (
         "Stopped: {condition} at iteration {iteration}: the gradient of {parameter} has norm {norm}.",
-        "멈춤: 반복 {iteration}에서 {condition} 조건을 만족했습니다. {parameter}의 기울기 크기는 {norm}입니다.",
+        "멈춤: 반복 {iteration}에서 {condition} 조건을 만족했습니다. {parameter}의 기울기(gradient) 크기는 {norm}입니다.",
     ),
     "until.reached": ("Stopped at iteration {iteration}, as asked ({condition}).",
                       "요청한 대로 반복 {iteration}에서 멈췄습니다 ({condition})."),
