@@ -168,8 +168,9 @@ class Landscape:
     cost at (`axes[0].values[i]`, `axes[1].values[j]`). Non-finite costs stay nan/inf.
     `path[k]` are the coordinates of the parameters at the start of iteration k of
     this loop (the last point: where they are now), `path_cost[k]` the cost there
-    (1 axis only); `shown_from` > 0 says the path was thinned for display (the first
-    points kept, then every k-th). `gradient` is d cost / d axis at `point`.
+    (1 axis only); `thinned` says the path was thinned for display (the first 100
+    points kept, then evenly spaced, always the last). `gradient` is d cost / d axis
+    at `point`.
     `critical_lr` is 2/λmax where the loop trains by plain gradient descent (SGD
     without momentum or a hand-written `P -= lr * G`), else None.
     """
