@@ -122,3 +122,15 @@ def tutor_cli(tmp_path: Path):
         return done.returncode, done.stdout, done.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def kernel_host():
+    """One zygote for the whole test session (importing torch takes 2-5 s on a loaded
+    machine: once, not once per app). Apps built by tests get it as `kernel_host`;
+    `tutor` itself starts its own (tests/ui/test_kernel_app.py covers that path)."""
+    from tutor.engine.kernel.client import KernelHost
+
+    host = KernelHost()
+    yield host
+    host.close()

@@ -54,6 +54,10 @@ def _global_options() -> argparse.ArgumentParser:
         "--lang", choices=("ko", "en"), default=argparse.SUPPRESS,
         help="language of the lessons and the app (default: from LANG)",
     )
+    common.add_argument(
+        "--kernel-memory", metavar="SIZE", default=argparse.SUPPRESS,
+        help="memory lesson code may use in the app, e.g. 512M or 4G (default: 2G)",
+    )
     return common
 
 
@@ -128,7 +132,7 @@ def _commands_epilog(subs) -> str:
     return "commands:\n" + "\n".join(lines) + "\n\n`tutor COMMAND --help` shows a command's options."
 
 
-_VALUED_GLOBALS = ("--lessons", "--lang")
+_VALUED_GLOBALS = ("--lessons", "--lang", "--kernel-memory")
 
 
 def _first_positional(argv: list[str]) -> str | None:
@@ -154,6 +158,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.lang = default_lang()
     if getattr(args, "lessons", None) is None:
         args.lessons = None
+    if getattr(args, "kernel_memory", None) is None:
+        args.kernel_memory = None
     return args
 
 

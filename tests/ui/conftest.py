@@ -167,15 +167,16 @@ def progress_path(tmp_path) -> Path:
 
 
 @pytest.fixture
-def make_app(lessons_dir, progress_path):
-    """make_app(lesson=None, lang="en", lessons=lessons_dir) -> TutorApp."""
+def make_app(lessons_dir, progress_path, kernel_host):
+    """make_app(lesson=None, lang="en", lessons=lessons_dir) -> TutorApp, its kernels
+    forked from the session's one zygote (`kernel_host`, tests/conftest.py)."""
     from tutor.commands.app import build_app
 
     def make(lesson: str | None = None, lang: str = "en", lessons: Path | None = None):
         args = argparse.Namespace(
             lessons=str(lessons or lessons_dir), lang=lang, lesson=lesson, watch=False
         )
-        return build_app(args, progress_path=progress_path)
+        return build_app(args, progress_path=progress_path, kernel_host=kernel_host)
 
     return make
 

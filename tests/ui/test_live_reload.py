@@ -15,12 +15,12 @@ from .conftest import open_lesson, press_and_settle
 
 
 @pytest.fixture
-def make_watching_app(lessons_dir, progress_path):
+def make_watching_app(lessons_dir, progress_path, kernel_host):
     from tutor.commands.app import build_app
 
     def make(lesson: str | None = None, lang: str = "en"):
         args = argparse.Namespace(lessons=str(lessons_dir), lang=lang, lesson=lesson, watch=True)
-        return build_app(args, progress_path=progress_path)
+        return build_app(args, progress_path=progress_path, kernel_host=kernel_host)
 
     return make
 

@@ -12,10 +12,12 @@ from pathlib import Path
 from tutor.errors import UsageError
 
 
-def build_app(args, progress_path: Path | None = None, on_first_frame=None):
+def build_app(args, progress_path: Path | None = None, on_first_frame=None, kernel_host=None):
     """The app for `args` (also used by tests and benchmarks; they pass their own
-    `progress_path` so that nothing touches the learner's real progress file)."""
+    `progress_path` so that nothing touches the learner's real progress file, and
+    may share one `kernel_host` between apps: one zygote instead of one per app)."""
     from tutor.engine import loader
+    from tutor.engine.kernel.protocol import parse_size
     from tutor.ui.app import TutorApp
     from tutor.ui.reload import relative_error
 
@@ -25,6 +27,12 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None):
     lessons, errors = loader.discover(lessons_dir)
     if not lessons and not any(lessons_dir.glob("*.md")):
         raise UsageError(f"no lesson files (*.md) in {lessons_dir}")
+    memory = None
+    if getattr(args, "kernel_memory", None):
+        try:
+            memory = parse_size(args.kernel_memory)
+        except ValueError as exc:
+            raise UsageError(f"--kernel-memory: {exc}") from None
     open_lesson = None
     if args.lesson:
         try:
@@ -42,6 +50,8 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None):
         progress_path=progress_path,
         on_first_frame=on_first_frame,
         live_reload=bool(getattr(args, "watch", False)),
+        kernel_host=kernel_host,
+        kernel_memory=memory,
     )
 
 

@@ -542,6 +542,8 @@ class _Run:
         self.iter_points.append(p)
         if self.cancel:
             raise _Cancelled()
+        if self.runner.point_hook is not None:
+            self.runner.point_hook(self, p)
         if self.measure is not None:
             self.measure_point(key)
         if self.until is not None and not self.replaying:
@@ -709,6 +711,8 @@ class _Run:
         self.line = None
         if self.cancel:
             raise _Cancelled()
+        if self.runner.point_hook is not None:
+            self.runner.point_hook(self, p)
         stops = self.runner._stops
         if not stops or p > stops[-1]:
             self.runner._note_stop(p, -1)
@@ -1266,6 +1270,11 @@ def _largest_grad(namespace: dict[str, Any]) -> tuple[str | None, float | None]:
 
 class Runner:
     """Runs one lesson; see the module docstring and docs/architecture.md."""
+
+    # Called on the worker thread at every iteration point and cell end, with the run
+    # and the point's number, before anything else happens there (the kernel forks its
+    # checkpoints here: engine/kernel/checkpoints.py). None in-process.
+    point_hook: Callable[["_Run", int], None] | None = None
 
     def __init__(
         self,

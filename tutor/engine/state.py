@@ -65,6 +65,11 @@ class ErrorInfo:
     type: str
     message: str
     traceback: str = ""
+    # Faults of the kernel process (type "KernelDied", "KernelUnresponsive",
+    # "MemoryLimit"): facts for the UI to word. `line` is the lesson line where known.
+    exit_code: int | None = None  # the kernel exited with this code (os._exit(3))
+    signal: int | None = None  # the kernel was ended by this signal (11: a segfault)
+    limit: int | None = None  # MemoryLimit: the --kernel-memory size, bytes
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The Textual app: a lesson picker and lesson screens over the engine.
 
-First frame before torch: nothing imported at module level here touches torch.
-After the first frame is painted, a thread worker imports torch and the engine
-(1-2 s); lesson screens show "loading torch…" until
-`engine_ready` turns true, then create their Runner.
+The app process never imports torch: lesson code runs in kernel processes
+(tutor/engine/kernel/). When the app mounts it starts the zygote (a fresh
+interpreter that imports torch while the picker shows); lesson screens show
+"loading torch…" until `engine_ready` turns true, then create their runner, a
+`KernelClient` (the Runner's methods, its code in a kernel forked from the zygote).
+Tests hand in one `KernelHost` for the whole session (`kernel_host=`).
 
 App-wide state lives here: the language (`l` switches it live on every screen),
 the learner's progress file, and the cost curves of earlier runs per lesson (so a
@@ -12,11 +14,13 @@ lesson re-opened in the same session still shows them).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual import work
+from textual.worker import get_current_worker
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -56,6 +60,8 @@ class TutorApp(App):
         progress_path: Path | None = None,
         on_first_frame: Callable[[], None] | None = None,
         live_reload: bool = False,
+        kernel_host=None,
+        kernel_memory: int | None = None,
     ) -> None:
         super().__init__()
         self.lessons = lessons
@@ -73,6 +79,11 @@ class TutorApp(App):
         self.live_reload = live_reload
         self._dir_signature: tuple | None = None
         self._too_small = False
+        # The zygote and listener the lesson kernels come from: given (tests share
+        # one), or started at mount and ended with the app.
+        self.kernel_host = kernel_host
+        self._owns_kernel_host = kernel_host is None
+        self.kernel_memory = kernel_memory
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
@@ -112,35 +123,34 @@ class TutorApp(App):
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
+        if self.kernel_host is None:
+            # The zygote starts once the picker is painted: importing torch beside the
+            # first paint on a 2-core host would delay it.
+            from tutor.engine.kernel.client import KernelHost
+            from tutor.engine.kernel.protocol import DEFAULT_MEMORY
+
+            self.kernel_host = KernelHost(memory=self.kernel_memory or DEFAULT_MEMORY)
         if self._on_first_frame is not None:
             self._on_first_frame()
         self._load_engine()
 
     @work(thread=True, exclusive=True, group="engine")
     def _load_engine(self) -> None:
-        """Import torch and the engine off the UI thread, after the first frame.
+        """Wait for the zygote (it imports torch in its own process) off the UI thread,
+        after the first frame; plotext loads here meanwhile (2 s on a busy machine)."""
+        import plotext  # noqa: F401
 
-        The runner itself imports torch only when a lesson starts; importing it
-        here means the learner's first `n` does not wait 2 s for torch."""
-        try:
-            import torch
-
-            import plotext  # noqa: F401  (2 s on a busy machine: not in the UI thread)
-
-            import tutor.engine.snapshot  # noqa: F401
-            from tutor.engine.runner import Runner
-        except Exception as exc:  # a broken torch install: say so, keep the app usable
-            self.call_from_thread(self._engine_failed, f"{type(exc).__name__}: {exc}")
+        host = self.kernel_host
+        ready = threading.Event()
+        host.on_ready(ready.set)
+        worker = get_current_worker()
+        while not ready.wait(0.1):
+            if host.closed or worker.is_cancelled:
+                return
+        if host.failure:  # a broken torch install: say so, keep the app usable
+            self.call_from_thread(self._engine_failed, host.failure)
             return
-        # Warm-up: torch imports its compiler stack (torch._dynamo, 1-5 s) the first
-        # time an optimizer is created, holding the import lock. Nearly every lesson
-        # creates one, so do it before saying "ready": otherwise the learner's first
-        # key would hang on that import with the status claiming to be ready.
-        try:
-            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        except Exception:  # only a warm-up: the lesson will report real problems
-            pass
-        self.call_from_thread(self._engine_loaded, Runner)
+        self.call_from_thread(self._engine_loaded, host.client)
 
     def _engine_loaded(self, runner_class) -> None:
         self.runner_class = runner_class
@@ -149,6 +159,12 @@ class TutorApp(App):
     def _engine_failed(self, message: str) -> None:
         self.engine_error = message
         self.notify(f"torch could not be loaded: {message}", severity="error", timeout=30)
+
+    def on_unmount(self) -> None:
+        """Quitting ends every kernel at once (the lifeline closes); a shared host
+        (tests) stays."""
+        if self._owns_kernel_host and self.kernel_host is not None:
+            self.kernel_host.close()
 
     def make_runner(self, lesson: Lesson, lr_override: float | None = None):
         """The runner factory lesson sessions are given once torch is loaded."""

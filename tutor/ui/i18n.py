@@ -151,6 +151,27 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lesson.runs_cleared": ("previous runs cleared", "이전 실행을 지웠습니다"),
     "lesson.error": ("{type} at line {line}: {message}", "{line}번째 줄에서 {type}: {message}"),
     "lesson.error_recover": ("press r to reset", "r을 눌러 초기화하세요"),
+    # faults of the kernel process (lesson code runs there; the app lives on)
+    "fault.signal": (
+        "The lesson code ended its own process at line {line} (signal {signal}, {name}); the app is fine",
+        "{line}번째 줄에서 강의 코드가 자기 프로세스를 끝냈습니다 (시그널 {signal}, {name}). 앱은 괜찮습니다",
+    ),
+    "fault.exit": (
+        "The lesson code ended its own process at line {line} (exit code {code}); the app is fine",
+        "{line}번째 줄에서 강의 코드가 자기 프로세스를 끝냈습니다 (종료 코드 {code}). 앱은 괜찮습니다",
+    ),
+    "fault.died": (
+        "The lesson code's process ended at line {line}; the app is fine",
+        "{line}번째 줄에서 강의 코드의 프로세스가 끝났습니다. 앱은 괜찮습니다",
+    ),
+    "fault.unresponsive": (
+        "The lesson code stopped answering (a long call near line {line}), so it was stopped",
+        "강의 코드가 응답하지 않아 ({line}번째 줄 근처의 긴 호출) 멈췄습니다",
+    ),
+    "fault.memory": (
+        "The lesson code used more than {limit} of memory at line {line} (the limit is --kernel-memory)",
+        "{line}번째 줄에서 강의 코드가 메모리를 {limit}보다 많이 쓰려 했습니다 (한도: --kernel-memory)",
+    ),
     "lesson.resume": ("last time: §{section}, cell {cell}", "지난번: §{section}, 셀 {cell}"),
     # status line
     "status.idle": ("ready", "준비"),
@@ -399,3 +420,34 @@ def localize_bindings(node, lang: str) -> None:
         key_to_bindings[key] = [
             replace(b, description=t(b.id, lang)) if b.id in STRINGS else b for b in bindings
         ]
+
+
+def _size(n: int) -> str:
+    for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}iB"
+    return f"{n} B"
+
+
+def error_text(error, lang: str) -> str:
+    """What the output pane says about an `ErrorInfo`: an exception of lesson code as
+    it is, a fault of its kernel process (KernelDied, KernelUnresponsive,
+    MemoryLimit: facts from the engine) in words."""
+    kind, line = error.type, error.line
+    if kind == "KernelDied":
+        if error.signal is not None:
+            import signal
+
+            try:
+                name = signal.Signals(error.signal).name
+            except ValueError:
+                name = "?"
+            return t("fault.signal", lang, line=line, signal=error.signal, name=name)
+        if error.exit_code is not None:
+            return t("fault.exit", lang, line=line, code=error.exit_code)
+        return t("fault.died", lang, line=line) + (f": {error.message}" if error.message else "")
+    if kind == "KernelUnresponsive":
+        return t("fault.unresponsive", lang, line=line)
+    if kind == "MemoryLimit" and error.limit:
+        return t("fault.memory", lang, line=line, limit=_size(error.limit))
+    return t("lesson.error", lang, type=kind, line=line, message=error.message)

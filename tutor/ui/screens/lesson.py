@@ -29,7 +29,7 @@ from tutor.session import (
     LessonSession, cell_to_edit, cell_to_predict, code_cells, display_cell, not_own_run,
     position_cell,
 )
-from tutor.ui.i18n import localize_bindings, t
+from tutor.ui.i18n import error_text, localize_bindings, t
 from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
 from tutor.ui.steer_words import branch_words, divergence_words, until_words
 from tutor.ui.widgets.code_view import CodeView
@@ -319,7 +319,7 @@ class LessonScreen(Screen):
         error = hint = None
         if state.error is not None:
             e = state.error
-            error = t("lesson.error", lang, type=e.type, line=e.line, message=e.message)
+            error = error_text(e, lang)
             error += f"\n{self.lesson.path.name}:{e.line} · {t('lesson.error_recover', lang)}"
         if state.hint is not None:
             hint = state.hint.get(lang)

@@ -1,0 +1,209 @@
+"""Checkpoints: goto(k) from a paused copy of the kernel is exact.
+
+The kernel forks checkpoints at cell ends and spaced iteration points; goto(k)
+resumes from the nearest one <= k. What it shows must be what stepping forward to k
+shows (values, grads, costs, outputs), and what plain torch computes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from tutor.engine.kernel.checkpoints import MAX_CHECKPOINTS
+from tutor.engine.kernel.client import KernelClient
+from tutor.engine.runner import Runner
+
+TIMEOUT = 30
+
+
+@pytest.fixture
+def client(kernel_host):
+    made = []
+
+    def make(lesson, **kwargs) -> KernelClient:
+        c = KernelClient(kernel_host, lesson, **kwargs)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def _fit(sources, epochs: int, *more: str) -> list[str]:
+    """The fixture's gradient descent with lr 0.01 (0.1 diverges over hundreds of epochs)."""
+    return [sources.SETUP.replace("lr = 0.1", "lr = 0.01"),
+            sources.LOOP_LR.replace("EPOCHS", str(epochs)), *more]
+
+
+def _plain(epochs: int, lr: float = 0.01):
+    """The fixture lesson's loop in plain torch: W, b and the costs after `epochs`."""
+    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
+    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
+    W = torch.zeros((2, 1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    costs = []
+    for _ in range(epochs):
+        cost = torch.mean((x.matmul(W) + b - y) ** 2)
+        costs.append(cost.item())
+        if W.grad is not None:
+            W.grad.zero_()
+            b.grad.zero_()
+        cost.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            b -= lr * b.grad
+    return W, b, costs
+
+
+def _views(state):
+    return {v.name: (v.value, v.grad) for v in state.tensors}
+
+
+def _wait_checkpoints(remote, at_least: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while len(remote.checkpoints) < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_goto_from_a_checkpoint_equals_stepping_forward_and_plain_torch(make_lesson, sources, client):
+    lesson = make_lesson(_fit(sources, 300, "print('end', float(cost))"))
+    remote = client(lesson, checkpoints={"every": 50})
+    for _ in range(2 + 120):  # cell 0, into the loop, then 120 epochs, one n at a time
+        remote.next()
+        remote.wait(TIMEOUT)
+    forward = remote.state
+    assert forward.iteration == 120
+    remote.run()
+    done = remote.wait(TIMEOUT)
+    assert done.status == "done"
+    _wait_checkpoints(remote, 4)
+    points = remote.checkpoints
+    assert any(0 < p < forward.pause_index for p in points)
+    remote.goto(forward.pause_index)
+    back = remote.wait(TIMEOUT)
+    assert (back.status, back.pause_index, back.iteration, back.line) == (
+        "paused", forward.pause_index, 120, forward.line)
+    assert _views(back) == _views(forward)
+    assert back.costs == forward.costs and back.outputs == forward.outputs
+    W, b, costs = _plain(120)
+    assert [p.cost for p in back.costs] == costs
+    assert _views(back)["W"][0] == W.detach().tolist()
+    assert _views(back)["b"][1] == b.grad.tolist()
+    # and it goes on from there exactly
+    remote.run()
+    again = remote.wait(TIMEOUT)
+    assert again.costs == done.costs and again.outputs == done.outputs
+    assert _views(again) == _views(done)
+
+
+def test_a_checkpoint_stays_usable_and_a_lost_one_falls_back(make_lesson, sources, client, kernel_host):
+    lesson = make_lesson(_fit(sources, 150))
+    remote = client(lesson, checkpoints={"every": 200})
+    remote.run()
+    done = remote.wait(TIMEOUT)
+    _wait_checkpoints(remote, 4)
+    target = done.pause_index - 100
+    remote.goto(target)
+    first = remote.wait(TIMEOUT)
+    remote.run()
+    remote.wait(TIMEOUT)
+    remote.goto(target)  # from the same checkpoint again
+    second = remote.wait(TIMEOUT)
+    assert _views(first) == _views(second) and first.costs == second.costs
+    for checkpoint in list(remote._checkpoints):  # they all die: replay from the start
+        kernel_host.kill(checkpoint.pid)
+    time.sleep(0.3)
+    remote.goto(target - 10)
+    third = remote.wait(TIMEOUT)
+    assert third.status == "paused" and third.pause_index == target - 10
+    assert third.costs == first.costs[: len(third.costs)]
+
+
+def test_a_long_run_keeps_a_bounded_number_of_checkpoints(make_lesson, sources, client):
+    lesson = make_lesson(_fit(sources, 100))
+    remote = client(lesson, checkpoints={"every": 10, "keep": 4})  # 11 made, 4 kept
+    remote.run()
+    assert remote.wait(60).status == "done"
+    _wait_checkpoints(remote, 4)
+    time.sleep(0.5)
+    points = remote.checkpoints
+    assert len(points) == 4
+    assert list(points) == sorted(points)
+
+
+def test_thinning_drops_the_checkpoint_between_the_closest_neighbours(kernel_host, make_lesson, sources):
+    from tutor.engine.kernel import client as client_module
+
+    remote = KernelClient(kernel_host, make_lesson(_fit(sources, 1)), checkpoints=False)
+    try:
+        killed = []
+        remote.host = type("Host", (), {"kill": staticmethod(killed.append)})()
+        elapsed = [0.0, 1.0, 1.1, 1.2, 5.0] + [10.0 + i for i in range(MAX_CHECKPOINTS - 4)]
+        remote._checkpoints = [
+            client_module._Checkpoint(i, 1000 + i, _Closed(), {"elapsed": e}) for i, e in enumerate(elapsed)
+        ]
+        remote._thin()
+        assert len(remote.checkpoints) == MAX_CHECKPOINTS
+        assert killed == [1002]  # 1.1 sat between 1.0 and 1.2: the smallest gap lost
+        assert remote.checkpoints[0] == 0 and remote.checkpoints[-1] == len(elapsed) - 1
+    finally:
+        remote.host = kernel_host
+        remote.close()
+
+
+class _Closed:
+    def close(self) -> None:
+        pass
+
+
+def _plain_schedule(epochs: int, change_at: int, before: float, after: float):
+    """Plain torch with the lr `before` for the first `change_at` epochs, then `after`."""
+    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
+    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
+    W = torch.zeros((2, 1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    costs, lrs = [], []
+    for epoch in range(epochs):
+        lr = before if epoch < change_at else after
+        cost = torch.mean((x.matmul(W) + b - y) ** 2)
+        costs.append(cost.item())
+        lrs.append(lr)
+        if W.grad is not None:
+            W.grad.zero_()
+            b.grad.zero_()
+        cost.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            b -= lr * b.grad
+    return W, b, costs, lrs
+
+
+def test_step_back_across_an_lr_change_equals_plain_torch_with_that_schedule(make_lesson, sources, client):
+    lesson = make_lesson(_fit(sources, 100))
+    remote = client(lesson, checkpoints={"every": 10})
+    for _ in range(2 + 40):  # to iteration 40
+        remote.next()
+        remote.wait(TIMEOUT)
+    assert remote.state.iteration == 40
+    remote.set_lr(0.005)  # from iteration 40 on
+    remote.run()
+    done = remote.wait(TIMEOUT)
+    W, b, costs, lrs = _plain_schedule(100, 40, 0.01, 0.005)
+    assert [p.cost for p in done.costs] == costs and [p.lr for p in done.costs] == lrs
+    _wait_checkpoints(remote, 8)
+    for iteration in (70, 25):  # after the change, then before it: both from checkpoints
+        remote.jump(iteration)
+        state = remote.wait(TIMEOUT)
+        assert (state.status, state.iteration) == ("paused", iteration)
+        W, b, costs, lrs = _plain_schedule(iteration, 40, 0.01, 0.005)
+        assert [p.cost for p in state.costs] == costs and [p.lr for p in state.costs] == lrs
+        assert _views(state)["W"][0] == W.detach().tolist()
+        assert _views(state)["b"][1] == b.grad.tolist()
+    assert remote.lr_schedule[-1][1] == 0.005  # the lr change is kept in the schedule
+    remote.run()  # and forward again across the change, to the same end
+    again = remote.wait(TIMEOUT)
+    assert again.costs == done.costs

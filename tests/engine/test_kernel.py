@@ -1,0 +1,212 @@
+"""The kernel: lesson code in its own process, driven through `KernelClient`.
+
+Each test forks kernels from the session's one zygote (`kernel_host`). The client
+must behave as the in-process Runner does (same states, same numbers), and every
+fault of lesson code must end as an error state the learner can reset, quickly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import pytest
+import torch
+
+from tutor.engine.kernel.client import KernelClient
+from tutor.engine.runner import Runner
+
+TIMEOUT = 30
+
+
+@pytest.fixture
+def client(kernel_host):
+    made = []
+
+    def make(lesson, **kwargs) -> KernelClient:
+        c = KernelClient(kernel_host, lesson, **kwargs)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def _fit(sources, epochs: int) -> list[str]:
+    """The fixture's gradient descent with lr 0.01 (0.1 diverges: the runner pauses)."""
+    return [sources.SETUP.replace("lr = 0.1", "lr = 0.01"), sources.LOOP_LR.replace("EPOCHS", str(epochs))]
+
+
+def test_kernel_states_equal_the_in_process_runners(make_lesson, sources, client):
+    lesson = make_lesson(_fit(sources, 20))
+    local = Runner(lesson)
+    remote = client(lesson)
+    for command in ("next", "next", "step", "next", "next"):
+        getattr(local, command)()
+        getattr(remote, command)()
+        mine, theirs = local.wait(TIMEOUT), remote.wait(TIMEOUT)
+        assert (theirs.status, theirs.cell, theirs.line, theirs.iteration, theirs.pause_index) == (
+            mine.status, mine.cell, mine.line, mine.iteration, mine.pause_index)
+        assert theirs.tensors == mine.tensors
+        assert remote.back_target() == local.back_target()
+    local.run()
+    remote.run()
+    mine, theirs = local.wait(TIMEOUT), remote.wait(TIMEOUT)
+    assert theirs.status == "done"
+    assert theirs.costs == mine.costs
+    assert theirs.tensors == mine.tensors
+    local.close()
+
+
+def test_kernel_numbers_equal_plain_torch(make_lesson, sources, client):
+    remote = client(make_lesson(_fit(sources, 30)))
+    remote.run()
+    state = remote.wait(TIMEOUT)
+    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
+    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
+    W = torch.zeros((2, 1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    costs = []
+    for _ in range(30):
+        cost = torch.mean((x.matmul(W) + b - y) ** 2)
+        costs.append(cost.item())
+        if W.grad is not None:
+            W.grad.zero_()
+            b.grad.zero_()
+        cost.backward()
+        with torch.no_grad():
+            W -= 0.01 * W.grad
+            b -= 0.01 * b.grad
+    assert [p.cost for p in state.costs] == costs
+    shown = {view.name: view for view in state.tensors}
+    assert shown["W"].value == W.detach().tolist()
+    assert shown["b"].grad == b.grad.tolist()
+
+
+def test_the_kernel_runs_in_the_lesson_files_directory(make_lesson, client, tmp_path):
+    (tmp_path / "data.txt").write_text("42\n", encoding="utf-8")
+    remote = client(make_lesson(["import os\nprint(os.getcwd())\nprint(open('data.txt').read().strip())"]))
+    remote.run()
+    state = remote.wait(TIMEOUT)
+    assert state.outputs[0] == f"{tmp_path}\n42\n"
+
+
+def test_reset_is_a_hard_cancel_and_keeps_the_lr(make_lesson, sources, client):
+    remote = client(make_lesson(_fit(sources, 5)), lr_override=0.05)
+    remote.next()
+    remote.wait(TIMEOUT)
+    remote.reset()
+    assert remote.state.status == "idle" and remote.state.lr_override == 0.05
+    remote.run()
+    state = remote.wait(TIMEOUT)
+    assert state.status == "done" and {p.lr for p in state.costs} == {0.05}
+
+
+def test_run_to_end_answers_the_final_state(make_lesson, sources, client):
+    state = client(make_lesson(_fit(sources, 7))).run_to_end()
+    assert state.status == "done" and len(state.costs) == 7
+
+
+# --- faults: each ends as an error state, with the lesson line, and `r` recovers ----
+
+
+def _fault(make_lesson, client, source: str, **kwargs):
+    lesson = make_lesson(["x = 1\nprint('before')", source, "print('after')"])
+    remote = client(lesson, **kwargs)
+    remote.next()  # cell 0 to its end: shown (a dying kernel takes what it has not sent along)
+    remote.wait(TIMEOUT)
+    remote.run()
+    started = time.monotonic()
+    state = remote.wait(TIMEOUT)
+    seconds = time.monotonic() - started
+    assert state.status == "error", state
+    assert state.outputs[0] == "before\n"
+    return remote, state, lesson, seconds
+
+
+def _recovers(remote) -> None:
+    remote.reset()
+    remote.next()
+    state = remote.wait(TIMEOUT)
+    inc = remote._current
+    assert state.status == "paused" and state.outputs[0] == "before\n", (inc.gen, inc.pid, inc.conn, remote._pending, remote._seq, remote._acked, remote._settled)
+
+
+@pytest.mark.parametrize("source, kind", [
+    ("y = 1\nz = y / 0", "ZeroDivisionError"),
+    ("import sys\ny = 1\nsys.exit(4)", "SystemExit"),
+    ("def f(n):\n    return f(n + 1)\ny = f(0)", "RecursionError"),
+])
+def test_exceptions_in_lesson_code_are_errors_in_the_kernel(make_lesson, client, source, kind):
+    remote, state, lesson, seconds = _fault(make_lesson, client, source)
+    assert state.error.type == kind
+    assert lesson.cells[1].line <= state.error.line < lesson.cells[1].line + 3
+    assert seconds < 5
+    _recovers(remote)
+
+
+def test_os_exit_kills_only_the_kernel(make_lesson, client):
+    remote, state, lesson, seconds = _fault(make_lesson, client, "import os\ny = 1\nos._exit(3)")
+    assert (state.error.type, state.error.exit_code, state.error.signal) == ("KernelDied", 3, None)
+    assert state.error.cell == 1
+    assert seconds < 2
+    _recovers(remote)
+
+
+def test_a_segfault_names_its_lesson_line(make_lesson, client):
+    remote, state, lesson, seconds = _fault(make_lesson, client, "import ctypes\ny = 1\nctypes.string_at(0)")
+    assert (state.error.type, state.error.signal) == ("KernelDied", 11)
+    assert state.error.line == lesson.cells[1].line + 2  # from the faulthandler dump
+    assert seconds < 2
+    _recovers(remote)
+
+
+@pytest.mark.parametrize("source", ["total = sum(range(10**11))", "import time\ntime.sleep(10**6)"])
+def test_a_call_that_never_returns_shows_running_and_reset_is_immediate(make_lesson, client, source):
+    remote = client(make_lesson(["x = 1\nprint('before')", source]))
+    remote.wait(TIMEOUT)  # connected
+    remote.run()
+    time.sleep(0.3)
+    assert remote.state.status == "running"
+    started = time.monotonic()
+    remote.reset()
+    assert time.monotonic() - started < 0.05
+    assert remote.state.status == "idle"
+    _recovers(remote)
+
+
+def test_a_kernel_that_does_not_answer_within_a_second_is_killed(make_lesson, client):
+    remote = client(make_lesson(["x = 1\nprint('before')", "total = sum(range(10**11))"]))
+    remote.wait(TIMEOUT)  # connected
+    remote.run()
+    time.sleep(0.3)
+    remote.pause()  # the worker holds the GIL: nothing answers
+    started = time.monotonic()
+    state = remote.wait(5)
+    assert state.status == "error" and state.error.type == "KernelUnresponsive"
+    assert 0.9 < time.monotonic() - started < 2.5
+    assert state.error.cell == 1
+    _recovers(remote)
+
+
+def test_memory_above_the_limit_is_a_memory_limit_error(make_lesson, client):
+    limit = 256 << 20
+    remote, state, lesson, seconds = _fault(
+        make_lesson, client, "import torch\ny = 1\nbig = torch.zeros(100_000_000)", memory=limit)
+    assert state.error.type == "MemoryLimit" and state.error.limit == limit
+    assert state.error.line == lesson.cells[1].line + 2
+    _recovers(remote)
+
+
+def test_an_output_flood_is_capped_and_the_kernel_keeps_answering(make_lesson, client):
+    remote = client(make_lesson(["for i in range(300_000):\n    print('line', i)"]))
+    remote.run()
+    state = remote.wait(60)
+    assert state.status == "done" and state.output_truncated
+    assert state.outputs[0].endswith("line 299999\n")
+    assert len(state.outputs[0]) < 250_000
+    _recovers_quickly = time.monotonic()
+    remote.reset()
+    assert time.monotonic() - _recovers_quickly < 0.05

@@ -1,0 +1,11 @@
+"""Lesson code in its own process: the kernel (design §6, docs/architecture.md).
+
+- `zygote.py`: a fresh interpreter that imports torch once and forks kernels.
+- `kernel.py`: runs inside a kernel (and its checkpoints): a `Runner` driven by
+  commands from the app, its `RunState`s sent back.
+- `client.py`: the app's side: `KernelHost` (zygote, listener, lifeline) and
+  `KernelClient`, a drop-in for the Runner. Imports no torch.
+- `protocol.py`: the forwarded commands (one list), message shapes, limits.
+
+Nothing here imports textual or rich.
+"""

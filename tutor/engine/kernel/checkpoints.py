@@ -1,0 +1,244 @@
+"""Checkpoints: paused copies of a kernel, so that a deep step back replays little.
+
+The kernel's Runner calls `Policy` (its `point_hook`) at every iteration point and
+cell end, on the worker thread. At every cell end, and at iteration points spaced
+SPACING seconds of the worker's CPU time apart (doubling every DOUBLE_EVERY
+checkpoints, so a long run forks fewer and fewer; never closer than FORK_FACTOR
+times the measured cost of a fork), it forks: the child is a
+*checkpoint*, the lesson's whole process paused at that point; the parent goes on.
+
+A checkpoint connects to the app itself (`("checkpoint", client, point, pid, info)`)
+and waits. `goto(k)` in the app picks the checkpoint with the largest point <= k and
+sends it `("resume", generation, k, moved_by, where, fault_log)`: the checkpoint
+forks again (so it stays usable) and that child becomes the kernel: it connects as
+generation `generation`, starts an IO loop thread, and returns from the hook into the
+lesson code in goto mode, replaying quietly from the checkpoint to k. Exact: the same
+process state, the same code onward (tests/engine/test_checkpoints.py compares with
+stepping forward and with plain torch).
+
+Forking from the worker thread: the kernel has two threads (IO loop, worker). The
+worker takes the Runner's locks before forking, so the IO loop is not inside a
+Runner command at that moment, and the child replaces every lock it inherited.
+`gc.freeze()` before each fork keeps the garbage collector from writing into the
+pages the checkpoint shares with the kernel.
+
+A checkpoint at point c is valid while the lr schedule (runner.py: (pause point, lr)
+entries) before c is the one it ran with; the resumed kernel is given the app's
+whole schedule, so going back across an lr change replays it exactly. The app keeps
+at most MAX_CHECKPOINTS per lesson and kills the ones it drops. Each ends with the lifeline like every kernel process.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import os
+import select
+import threading
+import time
+from typing import Any
+
+SPACING = 0.03  # seconds of the worker's CPU time between iteration checkpoints, at first
+DOUBLE_EVERY = 16  # ...doubled after every this many checkpoints of one lineage
+# ...and never less than this many times what a fork costs the kernel (measured as it
+# goes: 4 ms on a quiet machine, several times that on a loaded one), so checkpoints
+# cost a free run at most about 1/FORK_FACTOR of its time (plus copy-on-write faults).
+FORK_FACTOR = 10
+MIN_GAP = 0.002  # a cell end this soon after the last checkpoint gets none
+MAX_CHECKPOINTS = 32  # per lesson, kept by the app (thinned: see client.py)
+LOCK_WAIT = 0.005
+
+
+def _lock_types() -> tuple[type, ...]:
+    return (type(threading.Lock()), type(threading.RLock()))
+
+
+def _renew_locks(*objects: Any) -> None:
+    """After fork, every lock another thread of the parent may have held is replaced
+    (that thread does not exist here and would never release it)."""
+    lock_types = _lock_types()
+    for obj in objects:
+        for name, value in list(vars(obj).items()):
+            if isinstance(value, threading.Condition):
+                setattr(obj, name, threading.Condition())
+            elif isinstance(value, lock_types):
+                fresh = threading.RLock() if "RLock" in type(value).__name__ else threading.Lock()
+                setattr(obj, name, fresh)
+
+
+def elapsed(run: Any) -> float:
+    """CPU seconds the lesson's run has spent on its worker thread (across forks:
+    a resumed kernel starts from its checkpoint's figure)."""
+    start = getattr(run, "_ck_start", None)
+    if start is None:
+        run._ck_start = start = time.thread_time()
+        run._ck_base = 0.0
+    return run._ck_base + time.thread_time() - start
+
+
+class Policy:
+    """The Runner's point_hook in a kernel: decides where to fork checkpoints."""
+
+    def __init__(self, kernel: Any, every: int | None = None) -> None:
+        self.kernel = kernel
+        # `every`: a checkpoint every that many pause points instead of by time (tests:
+        # the same checkpoints however loaded the machine is)
+        self.every = every
+        self.base = SPACING
+        self.spacing = SPACING
+        self.fork_cost: float | None = None  # seconds, a moving average
+        self.count = 0
+        self.last_point = -1
+        self.last_elapsed = float("-inf")
+
+    def __call__(self, run: Any, point: int) -> None:
+        if run.headless or run.cancel or point <= self.last_point:
+            return
+        now = elapsed(run)
+        if self.every is not None:
+            if run.line is None or point - self.last_point >= self.every:
+                self._fork(run, point, now)
+            return
+        gap = now - self.last_elapsed
+        cell_end = run.line is None
+        if gap < (MIN_GAP if cell_end else self.spacing):
+            return
+        self._fork(run, point, now)
+
+    def _fork(self, run: Any, point: int, now: float) -> None:
+        runner = run.runner
+        held = []
+        try:
+            for lock in (runner._lock, runner._history_lock):
+                while not lock.acquire(timeout=LOCK_WAIT):
+                    if run.cancel:
+                        return
+                held.append(lock)
+            gc.freeze()
+            started = time.perf_counter()
+            pid = os.fork()
+        finally:
+            for lock in reversed(held):
+                try:
+                    lock.release()
+                except RuntimeError:
+                    pass
+        if pid:
+            took = time.perf_counter() - started
+            self.fork_cost = took if self.fork_cost is None else 0.7 * self.fork_cost + 0.3 * took
+            self.count += 1
+            self.last_point, self.last_elapsed = point, now
+            if self.count % DOUBLE_EVERY == 0:
+                self.base *= 2
+            self.spacing = max(self.base, FORK_FACTOR * self.fork_cost)
+            return
+        self.last_point, self.last_elapsed = point, now
+        try:
+            _Checkpoint(self, run, point, now).wait()  # returns only in a resumed kernel
+        except BaseException:  # noqa: BLE001 - a copy that cannot serve must not run on
+            os._exit(70)
+
+
+class _Checkpoint:
+    """The paused copy: waits for resume requests, forks a kernel for each."""
+
+    def __init__(self, policy: Policy, run: Any, point: int, now: float) -> None:
+        self.policy = policy
+        self.run = run
+        self.point = point
+        self.now = now
+        from tutor.engine.kernel.kernel import own_process
+
+        own_process()
+        kernel = policy.kernel
+        runner = run.runner
+        _renew_locks(runner, run)
+        # The kernel's channels belong to the kernel, not to this copy.
+        for fd in (kernel.conn.fileno(), kernel.wake_r, kernel.wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        kernel.conn._handle = None
+        runner._wake_fd = -1
+        from tutor.engine.kernel.kernel import connect
+
+        info = {"elapsed": now, "cell": run.cell, "line": run.line, "iteration": run.iteration,
+                "schedule": runner.lr_schedule}
+        self.conn = connect(kernel.address, kernel.authkey,
+                            ("checkpoint", kernel.cid, point, os.getpid(), info))
+        self.children: set[int] = set()
+
+    def wait(self) -> None:
+        conn, lifeline = self.conn, self.policy.kernel.lifeline
+        while True:
+            try:
+                ready, _, _ = select.select([conn.fileno(), lifeline], [], [], 0.1 if self.children else None)
+                self._reap()
+                if lifeline in ready:
+                    os._exit(0)
+                if conn.fileno() not in ready:
+                    continue
+                message = conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)
+            if message[0] == "resume":
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        self._resume(*message[1:])
+                    except BaseException:  # noqa: BLE001 - never run lesson code unconnected
+                        os._exit(70)
+                    return  # into the lesson code, as the kernel
+                self.children.add(pid)
+            elif message[0] == "drop":
+                os._exit(0)
+
+    def _reap(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                self.children.discard(pid)
+                continue
+            if done:
+                self.children.discard(pid)
+                try:
+                    self.conn.send(("exit", pid, status))
+                except OSError:
+                    pass
+
+    def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple) -> None:
+        """In the new kernel: connect as generation `gen`, serve, replay to `target`."""
+        from tutor.engine.kernel.kernel import CellWatch, Kernel, connect, own_process
+
+        own_process()
+        os.close(self.conn.fileno())
+        self.conn._handle = None
+        policy, run = self.policy, self.run
+        old = policy.kernel
+        runner = run.runner
+        try:
+            log = open(fault_log, "w", encoding="utf-8")  # noqa: SIM115 - until the process ends
+            faulthandler.enable(file=log, all_threads=True)
+        except OSError:
+            pass
+        watch = CellWatch(where)
+        runner._on_event = watch
+        runner._cell_watch = watch
+        conn = connect(old.address, old.authkey, ("hello", old.cid, gen, os.getpid()))
+        kernel = Kernel(runner, conn, old.lifeline, cid=old.cid, gen=gen,
+                        address=old.address, authkey=old.authkey, memory=old.memory)
+        kernel._sent = (runner.state, kernel.acked, False)  # nothing until it arrives
+        policy.kernel = kernel
+        runner._moved_by = moved_by
+        runner.set_lr_schedule(schedule)  # the app's: equal to this copy's before its point
+        run._ck_base, run._ck_start = self.now, time.thread_time()
+        from tutor.engine.runner import GOTO
+
+        with run.cv:
+            run.mode, run.target = GOTO, target
+            run.replaying, run.silent_arrival, run.pending_mode = True, False, None
+            run.tail, run.stop_soon = 0, False
+            run.suspended = run.resume = run.cancel = False
+        threading.Thread(target=kernel.serve, name="tutor-kernel-io", daemon=True).start()

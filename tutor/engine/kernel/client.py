@@ -1,0 +1,835 @@
+"""The app's side of the kernels: `KernelHost` and `KernelClient` (no torch here).
+
+`KernelHost` (one per app, or one per test session) owns:
+- the zygote, a fresh interpreter started with subprocess in a new session;
+- a Unix socket listener in a private 0700 temporary directory, with a random
+  authkey: every kernel incarnation (and every checkpoint) connects back to it
+  itself and says who it is (client id, generation);
+- the lifeline: the write end of a pipe that only the app holds. Every kernel
+  process has the read end; when the app ends in any way the kernel closes it, the
+  zygote sees EOF and kills its whole process group.
+
+`KernelClient` is a drop-in for `Runner` (docs/architecture.md): the same methods,
+returning at once, and a `.state` replaced atomically by a reader thread. Commands
+are sent over the socket; `reset()`, `close()` and a kernel that does not answer
+within ANSWER_TIMEOUT are hard cancels: SIGKILL, and the next command forks a fresh
+kernel. A kernel that dies (os._exit, a segfault, the memory limit's OOM) shows as
+an error state ("KernelDied" with its exit code or signal); `r` recovers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
+from typing import Any, Callable
+
+from tutor.engine.kernel import protocol
+from tutor.engine.lesson import Lesson
+from tutor.engine.state import ErrorInfo, RunState
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])  # the directory holding `tutor/`
+EXIT_STATUS_WAIT = 0.5  # seconds to wait for a dead kernel's exit status from its parent
+WATCHDOG_PERIOD = 0.1
+# A checkpoint is used for a goto when the replay it saves (its CPU seconds from the
+# start) is at least this many times what resuming costs (fork, connect: measured,
+# RESUME_COST at first). Lesson 05's first cells replay in ~30 ms: a fork is no gain.
+RESUME_WORTH = 2.0
+RESUME_COST = 0.03
+
+
+class KernelHost:
+    """The zygote, the listener and the lifeline (see the module docstring)."""
+
+    def __init__(self, memory: int = protocol.DEFAULT_MEMORY, python: str = sys.executable) -> None:
+        self.memory = memory
+        self.dir = tempfile.mkdtemp(prefix="tutor-kernel-")  # mode 0700
+        self.address = os.path.join(self.dir, "kernel.sock")
+        self.authkey = os.urandom(32)
+        self.listener = Listener(self.address, family="AF_UNIX", authkey=self.authkey)
+        self.ready = threading.Event()
+        self.failure: str | None = None
+        self.zygote_pid: int | None = None
+        self.import_seconds: float | None = None
+        self.closed = False
+        self._clients: dict[int, KernelClient] = {}
+        self._next_cid = 0
+        self._exits: dict[int, int] = {}  # pid -> waitpid status, as reported by parents
+        self._cv = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._ready_callbacks: list[Callable[[], None]] = []
+        lifeline_r, self._lifeline_w = os.pipe()  # both O_CLOEXEC: only passed on purpose
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        # numpy's OpenBLAS would start a thread server at import: the zygote forks,
+        # so it stays single-threaded (lesson tensors are tiny; torch runs 1 thread).
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(
+            [python, "-m", "tutor.engine.kernel.zygote", str(theirs.fileno()), str(lifeline_r)],
+            pass_fds=(theirs.fileno(), lifeline_r),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, cwd="/", env=env,
+        )
+        theirs.close()
+        os.close(lifeline_r)
+        self.zconn = Connection(ours.detach())
+        self.zconn.send({"address": self.address, "authkey": self.authkey,
+                         "log": os.path.join(self.dir, "zygote.log")})
+        threading.Thread(target=self._read_zygote, name="tutor-zygote", daemon=True).start()
+        threading.Thread(target=self._accept, name="tutor-kernel-accept", daemon=True).start()
+        threading.Thread(target=self._watchdog, name="tutor-kernel-watchdog", daemon=True).start()
+
+    # --- clients -------------------------------------------------------------------
+
+    def client(self, lesson: Lesson, lr_override: float | None = None, **options: Any) -> "KernelClient":
+        """A runner for `lesson` (the app's `runner_class(lesson, lr_override=...,
+        landscape=True)`: Runner keyword arguments go to the kernel's Runner)."""
+        return KernelClient(self, lesson, lr_override=lr_override, **options)
+
+    def _register(self, client: "KernelClient") -> int:
+        with self._cv:
+            self._next_cid += 1
+            self._clients[self._next_cid] = client
+            return self._next_cid
+
+    def _unregister(self, cid: int) -> None:
+        with self._cv:
+            self._clients.pop(cid, None)
+
+    def on_ready(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on some thread) once the zygote is ready or has failed."""
+        with self._cv:
+            if not (self.ready.is_set() or self.failure):
+                self._ready_callbacks.append(callback)
+                return
+        callback()
+
+    def fork(self, request: dict) -> bool:
+        """Ask the zygote for a kernel (answered by a "forked" message, then the
+        kernel's own "hello"). False when the zygote is gone."""
+        request.setdefault("memory", self.memory)
+        request.setdefault("fault_log", os.path.join(self.dir, f"fault-{request['cid']}-{request['gen']}.log"))
+        try:
+            with self._send_lock:
+                self.zconn.send(("fork", request))
+            return True
+        except OSError:
+            return False
+
+    def exit_status(self, pid: int, timeout: float) -> int | None:
+        """The waitpid status of `pid` once its parent reported it (None: not yet)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while pid not in self._exits:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed:
+                    return None
+                self._cv.wait(remaining)
+            return self._exits.pop(pid)
+
+    def record_exit(self, pid: int, status: int) -> None:
+        with self._cv:
+            self._exits[pid] = status
+            if len(self._exits) > 4096:  # never asked for: drop the oldest
+                for key in list(self._exits)[:2048]:
+                    del self._exits[key]
+            self._cv.notify_all()
+
+    @staticmethod
+    def kill(pid: int | None) -> None:
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # --- threads -------------------------------------------------------------------
+
+    def _read_zygote(self) -> None:
+        conn = self.zconn
+        try:
+            while True:
+                message = conn.recv()
+                kind = message[0]
+                if kind == "ready":
+                    self.zygote_pid, self.import_seconds = message[1], message[2]
+                    self.ready.set()
+                    self._call_ready()
+                elif kind == "failed":
+                    self.failure = message[1]
+                    self._call_ready()
+                elif kind == "forked":
+                    client = self._clients.get(message[1])
+                    if client is not None:
+                        client._forked(message[2], message[3])
+                    else:
+                        self.kill(message[3])
+                elif kind == "exit":
+                    self.record_exit(message[1], message[2])
+                    for client in list(self._clients.values()):
+                        client._exited(message[1])
+        except (EOFError, OSError, TypeError):  # TypeError: closed by close() meanwhile
+            pass
+        if not self.closed and self.failure is None and not self.ready.is_set():
+            self.failure = "the kernel process could not start"
+            self._call_ready()
+        self.ready.clear()
+        with self._cv:
+            self.closed = True
+            self._cv.notify_all()
+
+    def _call_ready(self) -> None:
+        with self._cv:
+            callbacks, self._ready_callbacks = self._ready_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - e.g. the app that asked has ended
+                pass
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn = self.listener.accept()
+            except Exception:  # noqa: BLE001 - a kernel killed during the handshake
+                if self.closed:  # (BrokenPipeError, EOFError, ...): keep listening
+                    return
+                continue
+            try:
+                hello = conn.recv()
+            except (EOFError, OSError):
+                conn.close()
+                continue
+            client = self._clients.get(hello[1]) if len(hello) > 3 else None
+            if client is None:
+                self.kill(hello[3] if len(hello) > 3 and isinstance(hello[3], int) else None)
+                conn.close()
+            elif hello[0] == "checkpoint":
+                client._checkpoint(hello, conn)
+            else:
+                client._connected(hello, conn)
+
+    def _watchdog(self) -> None:
+        while not self.closed:
+            time.sleep(WATCHDOG_PERIOD)
+            for client in list(self._clients.values()):
+                client._check_answer()
+
+    def close(self) -> None:
+        """End every kernel at once (closing the lifeline: the zygote kills its group)."""
+        if self.closed and self._lifeline_w < 0:
+            return
+        self.closed = True
+        for client in list(self._clients.values()):
+            client.close()
+        if self._lifeline_w >= 0:
+            os.close(self._lifeline_w)
+            self._lifeline_w = -1
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        try:
+            self.zconn.close()
+        except OSError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+        with self._cv:
+            self._cv.notify_all()
+
+
+class _Incarnation:
+    """One kernel process of a client (generation `gen`)."""
+
+    __slots__ = ("gen", "pid", "conn", "killed", "sent_at", "source", "target", "born")
+
+    def __init__(self, gen: int, source: "_Checkpoint | None" = None, target: int = -1) -> None:
+        self.gen = gen
+        self.source = source  # the checkpoint it is forked from (None: the zygote)
+        self.target = target  # ...and the point it replays to from there
+        self.born = time.monotonic()
+        self.pid: int | None = None
+        self.conn: Connection | None = None
+        self.killed = False
+        self.sent_at: float | None = None  # oldest command not yet acknowledged
+
+
+class _Checkpoint:
+    """A paused copy of the kernel at pause point `point` (checkpoints.py)."""
+
+    __slots__ = ("point", "pid", "conn", "elapsed", "schedule", "cell", "line")
+
+    def __init__(self, point: int, pid: int, conn: Connection, info: dict) -> None:
+        self.point, self.pid, self.conn = point, pid, conn
+        self.elapsed = float(info.get("elapsed", 0.0))
+        self.schedule = _before(tuple(info.get("schedule", ())), point)
+        self.cell, self.line = info.get("cell"), info.get("line")
+
+    def valid_for(self, schedule: tuple) -> bool:
+        """It ran with `schedule` up to its point (entries at or after it are to come)."""
+        return _before(schedule, self.point) == self.schedule
+
+
+def _before(schedule: tuple, point: int) -> tuple:
+    return tuple((p, lr) for p, lr in schedule if p < point)
+
+
+class KernelClient:
+    """A Runner whose lesson code runs in a kernel process (see the module docstring)."""
+
+    def __init__(
+        self, host: KernelHost, lesson: Lesson, lr_override: float | None = None,
+        memory: int | None = None, checkpoints: bool | dict = True, **options: Any,
+    ) -> None:
+        from tutor.engine.runner import ITER_MODE, STMT, check_lr  # plain Python: no torch
+
+        self._check_lr = check_lr
+        self._modes = {"step": STMT, "next": ITER_MODE, "run": ITER_MODE, "jump": ITER_MODE,
+                       "goto_cell": ITER_MODE, "run_to_cell_end": ITER_MODE}
+        self._moved_by = STMT  # how the learner moved forward last (a resumed kernel needs it)
+        # True: the kernel's own policy; a dict: its parameters (tests: {"every": n}, a
+        # checkpoint every n pause points whatever the machine's load, and "keep": how
+        # many this client keeps, MAX_CHECKPOINTS by default); False: none
+        self.use_checkpoints = checkpoints
+        self._checkpoints: list[_Checkpoint] = []  # by point
+        self.options = options  # Runner keyword arguments (landscape=True, ...)
+        self.host = host
+        self.lesson = lesson
+        self.memory = memory or host.memory  # --kernel-memory, bytes
+        self._override = check_lr(lr_override)
+        self._schedule: tuple = ((-1, self._override),)  # the kernel's lr schedule, last told
+        self._lock = threading.RLock()
+        self._cv = threading.Condition(self._lock)
+        self._gen = 0
+        self._current: _Incarnation | None = None
+        self._pending: list[tuple] = []  # commands for an incarnation not connected yet
+        self._unacked: list[tuple] = []  # commands sent to the current one, not yet done
+        self._resume_after_shown: tuple | None = None  # (incarnation, k, seq): see _read
+        self._resume_cost = RESUME_COST  # seconds from resume to the new kernel's hello
+        self._seq = 0  # commands are numbered from 1 (per incarnation)
+        self._acked = 0
+        self._settled = True
+        self._costs: tuple = ()
+        self._results: dict[int, tuple[bool, Any]] = {}
+        self._queries: set[int] = set()
+        self._closed = False
+        self._last_gen = 0  # the incarnation a fault is about
+        self._pair: tuple[RunState, int | None] = (self._idle(), None)
+        self.cid = host._register(self)
+        self._spawn()
+
+    # --- the Runner API ------------------------------------------------------------
+
+    @property
+    def state(self) -> RunState:
+        return self._pair[0]
+
+    def back_target(self, state: RunState | None = None) -> int | None:
+        """The point step_back() goes to from the current state (computed by the
+        kernel for each state it sends)."""
+        state_now, back = self._pair
+        if state is None or state is state_now:
+            return back
+        return None if state.pause_index < 0 else state.pause_index - 1
+
+    def step_back(self) -> None:
+        target = self.back_target()
+        if target is not None:
+            self.goto(target)
+
+    def set_lr(self, value: float | None) -> None:
+        value = self._check_lr(value)  # bad input: ValueError here, in the caller
+        with self._lock:
+            self._override = value
+            if self._current is None:  # no kernel (it died): show it, the next one uses it
+                state = self.state
+                self._show(replace(state, lr_override=value, lr=value if value is not None else state.lr))
+                return
+            self._command("set_lr", value)
+
+    def run_until(self, condition: Any) -> None:
+        """Runner.run_until in the kernel; a text is parsed here first, so a refused
+        one raises UntilError in the caller and changes nothing."""
+        from tutor.engine.until import Condition, parse_until
+
+        if not isinstance(condition, Condition):
+            condition = parse_until(condition)
+        with self._lock:
+            if self._command("run_until", condition):
+                self._moved_by = self._modes["run"]
+                self._running()
+
+    @property
+    def lr_schedule(self) -> tuple:
+        """The kernel's lr schedule, as its latest state message said."""
+        return self._schedule
+
+    def goto(self, k: int) -> None:
+        with self._lock:
+            if k < 0:
+                self.reset()
+                return
+            if self._current is None or self._current.conn is None:
+                if self._resume(k):  # no kernel to ask (it died, or is on its way)
+                    return
+            if self._current is None:
+                self._spawn()
+            if self._command("goto", k):  # the kernel answers ("goto", k, kept): see _read
+                # like Runner.goto: under way, already counted at k (a second step
+                # back goes back from k)
+                self._show(replace(self.state, status="running", pause_index=k), self._pair[1])
+
+    def reset(self) -> None:
+        """Hard cancel: SIGKILL the kernel; a fresh one (forked at once) starts over."""
+        with self._lock:
+            self._kill_current()
+            self._drop_checkpoints()
+            self._costs = ()
+            self._show(self._idle(), None)
+            self._spawn()
+
+    def close(self) -> None:
+        """SIGKILL the kernel; returns at once (the process is gone in microseconds)."""
+        with self._lock:
+            self._closed = True
+            self._kill_current()
+            self._drop_checkpoints()
+            self._pending.clear()
+            self._cv.notify_all()
+            for gen in (self._gen - 1, self._gen):
+                self._forget_files(gen)
+        self.host._unregister(self.cid)
+
+    def wait(self, timeout: float | None = None) -> RunState:
+        """Block until the kernel has done every command sent and waits for the next
+        one (or ended, or died). For tests and headless drivers."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cv:
+            while not self._closed and self._current is not None and not (
+                self._settled and self._acked >= self._seq and self._current.conn is not None
+            ):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cv.wait(remaining)
+        return self.state
+
+    def run_to_end(self) -> RunState:
+        """Headless: run every cell in the kernel, wait for the end, return the state."""
+        with self._lock:
+            if self._seq or self._current is None or self.state.status != "idle":
+                self.reset()
+            seq = self._command("run_to_end")
+            self._queries.add(seq)
+            while seq not in self._results and not self._closed and self._current is not None:
+                self._cv.wait(0.5)
+            self._queries.discard(seq)
+            ok, value = self._results.pop(seq, (False, None))
+        if ok:
+            return self.state
+        if value is None:  # the kernel died: its state says how
+            return self.state
+        raise RuntimeError(value)
+
+    # --- sending ---------------------------------------------------------------------
+
+    def _running(self) -> None:
+        state, back = self._pair
+        if state.status in ("idle", "paused"):
+            self._show(replace(state, status="running"), back)
+
+    def _command(self, name: str, *args: Any) -> int:
+        """Send (or queue) a command; its number, 0 when it was dropped."""
+        with self._lock:
+            if self._closed:
+                return 0
+            if self._current is None:
+                if name not in ("goto", "goto_cell", "set_lr", "set_lr_schedule", "run_to_end", "inspect"):
+                    return 0  # no kernel after a fault: like a Runner in error
+                self._spawn()
+            self._seq += 1
+            message = (self._seq, name, args)
+            current = self._current
+            if current.conn is None:
+                self._pending.append(message)
+            else:
+                self._send(current, message)
+            return self._seq
+
+    def _send(self, inc: _Incarnation, message: tuple) -> None:
+        self._unacked.append(message)
+        if inc.sent_at is None:
+            inc.sent_at = time.monotonic()
+        try:
+            inc.conn.send(message)
+        except OSError:  # it died: the reader thread reports it
+            pass
+
+    def _spawn(self) -> None:
+        """Fork a fresh kernel (from the zygote); it connects back by itself."""
+        with self._lock:
+            if self._closed:
+                return
+            self._gen += 1
+            self._forget_files(self._gen - 2)  # the previous one may still be asked about
+            inc = _Incarnation(self._gen)
+            self._current = inc
+            self._acked, self._seq = 0, 0
+            self._settled = False
+            self._pending.clear()
+            policy = self.use_checkpoints
+            if isinstance(policy, dict):
+                policy = {k: v for k, v in policy.items() if k != "keep"}  # "keep": the client's
+            request = {"cid": self.cid, "gen": inc.gen, "lesson": self.lesson,
+                       "lr_override": self._override, "memory": self.memory,
+                       "where": self._where_path(inc.gen), "checkpoints": policy,
+                       "options": self.options}
+
+        def send_when_ready() -> None:
+            if self.host.failure:
+                self._died(inc, None, ErrorInfo(cell=0, line=0, type="KernelDied", message=self.host.failure))
+            elif not self.host.fork(request):
+                self._died(inc, None, None)
+
+        self.host.on_ready(send_when_ready)
+
+    # --- checkpoints -------------------------------------------------------------------
+
+    def _resume(self, k: int, after: int | None = None) -> bool:
+        """goto(k) from the nearest checkpoint <= k: the current kernel is killed, the
+        checkpoint forks a new one that replays from there. False: none to use.
+        `after`: the kernel was asked for this goto by command number `after`; the
+        commands sent to it since go to the new one."""
+        schedule = self._schedule
+        usable = [c for c in self._checkpoints if c.point <= k and c.valid_for(schedule)]
+        state = self.state
+        if not usable or (state.pause_index == k and state.status == "paused" and self._settled):
+            return False
+        if usable[-1].elapsed < RESUME_WORTH * self._resume_cost:
+            return False  # replaying from the start is about as quick as a fork
+        source = usable[-1]
+        carried = [m[1:] for m in self._unacked if after is not None and m[0] > after]
+        self._kill_current()
+        self._gen += 1
+        self._forget_files(self._gen - 2)
+        inc = _Incarnation(self._gen, source, k)
+        self._current = inc
+        self._acked, self._seq, self._settled = 0, 0, False
+        self._pending.clear()
+        message = ("resume", inc.gen, k, self._moved_by, self._where_path(inc.gen),
+                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule)
+        try:
+            source.conn.send(message)
+        except OSError:  # it is gone: forget it and try the next one
+            self._forget_checkpoint(source)
+            self._current = None
+            return self._resume(k)
+        # like Runner.goto: under way, already counted at k
+        self._show(replace(state, status="running", pause_index=k), self._pair[1])
+        for name, args in carried:
+            self._command(name, *args)
+        return True
+
+    def _checkpoint(self, hello: tuple, conn: Connection) -> None:
+        """A checkpoint connected (on the host's accept thread): keep it, thinned."""
+        _, _, point, pid, info = hello
+        checkpoint = _Checkpoint(point, pid, conn, info)
+        with self._lock:
+            known = {c.point for c in self._checkpoints}
+            if self._closed or not checkpoint.valid_for(self._schedule) or point in known:
+                self._drop(checkpoint)
+                return
+            self._checkpoints.append(checkpoint)
+            self._checkpoints.sort(key=lambda c: c.point)
+            self._thin()
+        threading.Thread(target=self._read_checkpoint, args=(checkpoint,), daemon=True,
+                         name="tutor-checkpoint-reader").start()
+
+    def _thin(self) -> None:
+        """At most MAX_CHECKPOINTS: drop the one whose neighbours are closest (in the
+        CPU time a replay between them takes), never the first or the last."""
+        from tutor.engine.kernel.checkpoints import MAX_CHECKPOINTS
+
+        kept = self._checkpoints
+        limit = MAX_CHECKPOINTS
+        if isinstance(self.use_checkpoints, dict):
+            limit = self.use_checkpoints.get("keep", limit)
+        while len(kept) > limit:
+            gaps = [(kept[i + 1].elapsed - kept[i - 1].elapsed, i) for i in range(1, len(kept) - 1)]
+            _, i = min(gaps)
+            self._drop(kept.pop(i))
+
+    def _read_checkpoint(self, checkpoint: _Checkpoint) -> None:
+        try:
+            while True:
+                message = checkpoint.conn.recv()
+                if message[0] == "exit":  # a kernel it forked ended
+                    self.host.record_exit(message[1], message[2])
+                    self._exited(message[1])
+        except (EOFError, OSError, TypeError):
+            pass
+        with self._lock:
+            self._forget_checkpoint(checkpoint)
+            inc = self._current
+            if inc is not None and inc.source is checkpoint and inc.conn is None and not inc.killed:
+                # it died before forking the kernel asked for: replay another way
+                self._current = None
+                inc.killed = True
+                self.goto(inc.target)
+
+    def _forget_checkpoint(self, checkpoint: _Checkpoint) -> None:
+        if checkpoint in self._checkpoints:
+            self._checkpoints.remove(checkpoint)
+
+    def _drop(self, checkpoint: _Checkpoint) -> None:
+        self.host.kill(checkpoint.pid)  # a kernel it forked lives on (the zygote reaps it)
+        try:
+            checkpoint.conn.close()
+        except OSError:
+            pass
+
+    def _drop_checkpoints(self) -> None:
+        dropped, self._checkpoints = self._checkpoints, []
+        for checkpoint in dropped:
+            self._drop(checkpoint)
+
+    @property
+    def checkpoints(self) -> tuple[int, ...]:
+        """The pause points that have a checkpoint (for tests and benches)."""
+        return tuple(c.point for c in self._checkpoints)
+
+    def _kill_current(self) -> None:
+        inc = self._current
+        self._current = None
+        self._unacked = []
+        if inc is not None:
+            inc.killed = True
+            self.host.kill(inc.pid)
+            if inc.conn is not None:
+                try:
+                    inc.conn.close()
+                except OSError:
+                    pass
+
+    # --- callbacks from the host's threads ---------------------------------------------
+
+    def _forked(self, gen: int, pid: int) -> None:
+        with self._lock:
+            inc = self._current
+            if inc is None or inc.gen != gen or self._closed:
+                self.host.kill(pid)  # reset or closed before it was born
+                return
+            inc.pid = pid
+
+    def _exited(self, pid: int) -> None:
+        """The zygote says `pid` ended: a kernel that died before it connected (its
+        reader thread reports the others)."""
+        inc = self._current
+        if inc is not None and inc.pid == pid and inc.conn is None and not inc.killed:
+            threading.Thread(target=self._died, args=(inc, pid, None), daemon=True).start()
+
+    def _connected(self, hello: tuple, conn: Connection) -> None:
+        _, cid, gen, pid = hello
+        with self._lock:
+            inc = self._current
+            if inc is None or inc.gen != gen or self._closed:
+                self.host.kill(pid)
+                conn.close()
+                return
+            inc.pid, inc.conn = pid, conn
+            if inc.source is not None:
+                took = time.monotonic() - inc.born
+                self._resume_cost = 0.7 * self._resume_cost + 0.3 * took
+            pending, self._pending = self._pending, []
+            for message in pending:
+                self._send(inc, message)
+        threading.Thread(target=self._read, args=(inc, conn), name="tutor-kernel-reader", daemon=True).start()
+
+    def _read(self, inc: _Incarnation, conn: Connection) -> None:
+        try:
+            while True:
+                message = conn.recv()
+                if message[0] == "state":
+                    self._on_state(inc, message)
+                elif message[0] == "goto":  # its Runner replays: a checkpoint may be nearer
+                    with self._lock:
+                        if inc is self._current and not message[2]:
+                            self._resume(message[1], after=message[3])
+                        elif inc is self._current:
+                            # kept: its state shows at once (next message), but the Runner
+                            # replays from the start behind it: a checkpoint takes over then
+                            self._resume_after_shown = (inc, message[1], message[3])
+                elif message[0] == "result":
+                    with self._lock:
+                        self._results[message[1]] = (message[2], message[3])
+                        self._cv.notify_all()
+                elif message[0] == "exit":
+                    self.host.record_exit(message[1], message[2])
+        except (EOFError, OSError, TypeError):
+            pass
+        if not inc.killed:
+            self._died(inc, inc.pid, None)
+
+    def _on_state(self, inc: _Incarnation, message: tuple) -> None:
+        _, acked, settled, back, shown, keep, tail, schedule = message
+        with self._lock:
+            if inc is not self._current:
+                return
+            self._schedule = schedule
+            if acked >= self._seq:
+                self._override = shown.lr_override
+            costs = self._costs[:keep] + tail if keep else tail
+            self._costs = costs
+            self._acked = acked
+            self._settled = settled
+            if self._unacked:
+                self._unacked = [m for m in self._unacked if m[0] > acked]
+            if acked >= self._seq:
+                inc.sent_at = None
+            elif inc.sent_at is not None:
+                inc.sent_at = time.monotonic()  # it answers: the clock restarts
+            if (not settled or acked < self._seq) and shown.status in ("idle", "paused"):
+                # The worker took a command and has not published yet (it may be in
+                # a C call that never returns), or the kernel has not seen the latest
+                # one yet: it is running, as the state said when the command was sent.
+                shown = replace(shown, status="running")
+            self._show(replace(shown, costs=costs), back)
+            pending = self._resume_after_shown
+            if pending is not None and pending[0] is inc and shown.pause_index == pending[1]:
+                self._resume_after_shown = None
+                self._resume(pending[1], after=pending[2])
+            self._cv.notify_all()
+
+    def _check_answer(self) -> None:
+        """Watchdog: a kernel that acknowledges nothing for ANSWER_TIMEOUT is killed
+        (its worker holds the GIL: `sum(range(10**11))`)."""
+        with self._lock:
+            inc = self._current
+            if inc is None or inc.conn is None or inc.sent_at is None or self._queries:
+                return
+            if time.monotonic() - inc.sent_at < protocol.ANSWER_TIMEOUT:
+                return
+            self._last_gen = inc.gen
+            self._kill_current()
+            error = self._fault("KernelUnresponsive")
+            self._show(replace(self.state, status="error", error=error), self._back_from_error())
+            self._cv.notify_all()
+
+    def _died(self, inc: _Incarnation, pid: int | None, error: ErrorInfo | None) -> None:
+        """The kernel ended without being asked: show why, as an error state."""
+        status = self.host.exit_status(pid, EXIT_STATUS_WAIT) if pid else None
+        with self._lock:
+            if inc is not self._current or inc.killed:
+                return
+            self._current = None
+            self._last_gen = inc.gen
+            if error is None:
+                code = sig = None
+                if status is not None:
+                    if os.WIFSIGNALED(status):
+                        sig = os.WTERMSIG(status)
+                    elif os.WIFEXITED(status):
+                        code = os.WEXITSTATUS(status)
+                error = self._fault("KernelDied", exit_code=code, signal=sig,
+                                    line=self._fault_line(inc))
+            self._show(replace(self.state, status="error", error=error), self._back_from_error())
+            self._cv.notify_all()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _idle(self) -> RunState:
+        return RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
+
+    def _show(self, state: RunState, back: int | None = None) -> None:
+        self._pair = (state, back)
+
+    def _back_from_error(self) -> int | None:
+        p = self.state.pause_index
+        return p - 1 if p > 0 else None
+
+    def _fault(self, kind: str, line: int | None = None, **facts: Any) -> ErrorInfo:
+        """A fault of the kernel process, placed where the last state said the run was:
+        its line, or (at a cell's end) the next cell's first line."""
+        state = self.state
+        cell = state.cell
+        started = self._where(self._last_gen)
+        if started is not None and (cell is None or started[0] > cell):
+            cell, line = started[0], line or started[1]  # it died before showing that cell
+        if line is None:
+            line = state.line
+        if line is None and (cell is None or cell in state.cells_done):
+            after = [c for c in self.lesson.runnable_cells if c.index not in state.cells_done]
+            if after:
+                cell = after[0].index
+        if cell is None:
+            cell = 0
+        if line is None:
+            found = [c for c in self.lesson.cells if c.index == cell]
+            line = found[0].line if found else 0
+        return ErrorInfo(cell=cell, line=line, type=kind, message="", **facts)
+
+    def _forget_files(self, gen: int) -> None:
+        if gen > 0:
+            for path in (self._where_path(gen), os.path.join(self.host.dir, f"fault-{self.cid}-{gen}.log")):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    def _where_path(self, gen: int) -> str:
+        return os.path.join(self.host.dir, f"where-{self.cid}-{gen}")
+
+    def _where(self, gen: int) -> tuple[int, int] | None:
+        """(cell, first line) of the cell that started last in incarnation `gen`."""
+        try:
+            with open(self._where_path(gen), "rb") as f:
+                cell, line = protocol.WHERE.unpack(f.read(protocol.WHERE.size))
+        except (OSError, struct.error):
+            return None
+        return None if cell < 0 else (cell, line)
+
+    def _fault_line(self, inc: _Incarnation) -> int | None:
+        """The lesson line of a segfault, from the kernel's faulthandler dump."""
+        path = os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log")
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        lesson_path = re.escape(str(self.lesson.path))
+        found = re.search(rf'File "{lesson_path}", line (\d+)', text)
+        return int(found.group(1)) if found else None
+
+
+# Commands after which a Runner's worker is running (from idle or paused): the
+# client's state says so at once, as a Runner's own does a moment later.
+STARTS_RUNNING = ("next", "step", "run", "jump", "goto_cell", "run_to_cell_end")
+
+
+def _forward(name: str) -> Callable[..., None]:
+    def command(self: KernelClient, *args: Any) -> None:
+        with self._lock:
+            if self._command(name, *args) and name in STARTS_RUNNING:
+                if self.state.status in ("idle", "paused"):
+                    self._moved_by = self._modes[name]
+                self._running()
+
+    command.__name__ = name
+    command.__doc__ = f"Runner.{name}, in the kernel (returns at once)."
+    return command
+
+
+for _name in protocol.FORWARDED:
+    if not hasattr(KernelClient, _name):
+        setattr(KernelClient, _name, _forward(_name))
