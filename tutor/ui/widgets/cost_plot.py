@@ -35,28 +35,52 @@ def final_cost(run: PreviousRun) -> str:
     return fmt_cost(run.costs[-1].cost) if run.costs else "-"
 
 
+def _bad(p: CostPoint, log: bool) -> bool:
+    c = p.cost
+    return c is None or not math.isfinite(c) or (log and c <= 0)
+
+
 def _drawable(costs, log: bool, limit: int | None = None) -> tuple[list[int], list[float], int]:
-    """Finite points (positive on a log axis), thinned to about `limit` points.
+    """Finite points (positive on a log axis), thinned to about `limit` points, and
+    how many of all the points cannot be drawn.
 
     A braille plot 40 cells wide has 80 dots across; plotting 3000 points costs
     plotext a quarter of a second and shows nothing more, so every k-th point is
-    kept (always the last one, so the curve ends where training is)."""
-    xs, ys, hidden = [], [], 0
-    for p in costs:
-        c = p.cost
-        if c is None or not math.isfinite(c) or (log and c <= 0):
-            hidden += 1
-            continue
-        xs.append(p.step)
-        ys.append(float(c))
-    if limit and len(xs) > limit:
-        stride = math.ceil(len(xs) / limit)
-        last_x, last_y = xs[-1], ys[-1]
-        xs, ys = xs[::stride], ys[::stride]
-        if xs[-1] != last_x:
-            xs.append(last_x)
-            ys.append(last_y)
-    return xs, ys, hidden
+    taken (always the last one, so the curve ends where training is). The points are
+    picked before they are looked at, so a long free run (a million points) costs the
+    UI thread the same as a short one; only the count of hidden points reads them
+    all, and that is kept per run (`_hidden`) as the run grows."""
+    n = len(costs)
+    if limit and n > limit:
+        stride = math.ceil(n / limit)
+        picked = [costs[i] for i in range(0, n, stride)]
+        if (n - 1) % stride:
+            picked.append(costs[-1])
+    else:
+        picked = costs
+    xs = [p.step for p in picked if not _bad(p, log)]
+    ys = [float(p.cost) for p in picked if not _bad(p, log)]
+    return xs, ys, _hidden(costs, log)
+
+
+_hidden_counts: dict[tuple[int, bool], tuple[object, int, int]] = {}
+
+
+def _hidden(costs, log: bool) -> int:
+    """Points that cannot be drawn; counted once per point: a run's cost tuple only
+    grows (same first point), so only the new tail is read."""
+    if not costs:
+        return 0
+    key = (id(costs[0]), log)
+    first, counted, hidden = _hidden_counts.get(key, (None, 0, 0))
+    if first is not costs[0] or counted > len(costs):
+        counted = hidden = 0
+    for i in range(counted, len(costs)):
+        hidden += _bad(costs[i], log)
+    if len(_hidden_counts) > 64:  # runs come and go: keep a few
+        _hidden_counts.clear()
+    _hidden_counts[key] = (costs[0], len(costs), hidden)
+    return hidden
 
 
 def build_plot(
@@ -98,8 +122,8 @@ def build_plot(
         fig.ruler("y").scale("log")
     # Iterations are whole numbers, and a young curve should grow from the left
     # rather than stretch across the whole width: at least 0..10 on the x axis.
-    steps = [p.step for p in costs] + [p.step for run in previous for p in run.costs]
-    upper = max([10, *steps])
+    # steps only grow within a run: each run's last point is its largest
+    upper = max([10, *(c[-1].step for c in (costs, *(run.costs for run in previous)) if c)])
     every = max(1, math.ceil(upper / 4))
     fig.ruler("x").lim(0, upper)
     fig.ruler("x").ticks(list(range(0, upper + 1, every)))
