@@ -359,12 +359,12 @@ async def _drive_browser_session(server, port: int, state_dir: Path, aiohttp) ->
                     raise SystemExit("bench/memory.py: the browser session never opened the lesson")
                 await asyncio.sleep(0.2)
             # `R` runs to the end; where it is not bound (or a non-finite cost stopped the
-            # run), `space` runs on. Each key gets 15 s, so `space` never pauses a run.
-            keys = ["R", " "] * 10
+            # run), `space` runs on. Each key gets 60 s, so `space` never pauses a run.
+            keys = ["R", " "] * 3
             finished = False
             while keys and not finished:
                 await ws.send_json(["stdin", keys.pop(0)])
-                until = time.monotonic() + 15
+                until = time.monotonic() + 60
                 while time.monotonic() < until and not finished:
                     await asyncio.sleep(0.2)
                     data = json.loads(progress_files()[0].read_text() or "{}")
