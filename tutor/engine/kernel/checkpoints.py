@@ -38,12 +38,13 @@ import threading
 import time
 from typing import Any
 
-SPACING = 0.03  # seconds of the worker's CPU time between iteration checkpoints, at first
+SPACING = 0.05  # seconds of the worker's CPU time between iteration checkpoints, at first
 DOUBLE_EVERY = 16  # ...doubled after every this many checkpoints of one lineage
 # ...and never less than this many times what a fork costs the kernel (measured as it
 # goes: 4 ms on a quiet machine, several times that on a loaded one), so checkpoints
 # cost a free run at most about 1/FORK_FACTOR of its time (plus copy-on-write faults).
-FORK_FACTOR = 10
+FORK_FACTOR = 12
+FORK_COST = 0.004  # a fork's cost before one was measured (the zygote's last fork, else this)
 MIN_GAP = 0.002  # a cell end this soon after the last checkpoint gets none
 MAX_CHECKPOINTS = 32  # per lesson, kept by the app (thinned: see client.py)
 LOCK_WAIT = 0.005
@@ -79,14 +80,14 @@ def elapsed(run: Any) -> float:
 class Policy:
     """The Runner's point_hook in a kernel: decides where to fork checkpoints."""
 
-    def __init__(self, kernel: Any, every: int | None = None) -> None:
+    def __init__(self, kernel: Any, every: int | None = None, fork_cost: float | None = None) -> None:
         self.kernel = kernel
         # `every`: a checkpoint every that many pause points instead of by time (tests:
         # the same checkpoints however loaded the machine is)
         self.every = every
         self.base = SPACING
-        self.spacing = SPACING
-        self.fork_cost: float | None = None  # seconds, a moving average
+        self.fork_cost = fork_cost or FORK_COST  # seconds, a moving average
+        self.spacing = max(SPACING, FORK_FACTOR * self.fork_cost)
         self.count = 0
         self.last_point = -1
         self.last_elapsed = float("-inf")
@@ -125,7 +126,7 @@ class Policy:
                     pass
         if pid:
             took = time.perf_counter() - started
-            self.fork_cost = took if self.fork_cost is None else 0.7 * self.fork_cost + 0.3 * took
+            self.fork_cost = 0.7 * self.fork_cost + 0.3 * took
             self.count += 1
             self.last_point, self.last_elapsed = point, now
             if self.count % DOUBLE_EVERY == 0:

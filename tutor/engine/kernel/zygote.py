@@ -110,9 +110,17 @@ def main(argv: list[str]) -> None:
     os.killpg(0, signal.SIGKILL)  # the kernels and checkpoints, then this process
 
 
+_last_fork = [0.0]  # seconds the zygote's last fork took: the kernel's first estimate
+
+
 def _fork(conn: Connection, request: dict, lifeline: int, pipe: tuple[int, int], address: str, authkey: bytes) -> None:
+    if _last_fork[0] and isinstance(request.get("checkpoints"), (bool, dict)) and request["checkpoints"]:
+        policy = request["checkpoints"] if isinstance(request["checkpoints"], dict) else {}
+        request["checkpoints"] = {"fork_cost": _last_fork[0], **policy}
+    started = time.perf_counter()
     pid = os.fork()
     if pid:
+        _last_fork[0] = time.perf_counter() - started
         conn.send(("forked", request["cid"], request["gen"], pid))
         return
     # the kernel: nothing of the zygote's own channels stays open in it
