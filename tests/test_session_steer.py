@@ -89,3 +89,20 @@ def test_b_at_a_divergence_pause_goes_back_to_where_the_growth_began(tmp_path):
     back = settle(session)
     assert back.pause_index == div.back_point and back.iteration == div.growth_start == 0
     session.leave()
+
+
+def test_a_branch_keeps_the_original_runs_landscape_path(tmp_path):
+    from tutor.engine.runner import Runner
+
+    session, _ = make_session(tmp_path)
+    session.attach(lambda lesson, lr: Runner(lesson, lr_override=lr, landscape=True))
+    session.run_all()
+    done = settle(session)
+    session.observe(done)
+    assert done.landscape is not None
+    session.run_until(parse_until("@2"))
+    session.observe(settle(session))
+    session.set_lr(0.05)
+    kept = session.previous_runs()[0]
+    assert kept.costs == done.costs and kept.landscape == done.landscape  # drawn dimmer beside the branch's
+    session.leave()
