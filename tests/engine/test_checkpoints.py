@@ -71,12 +71,12 @@ def _wait_checkpoints(remote, at_least: int) -> None:
 
 def test_goto_from_a_checkpoint_equals_stepping_forward_and_plain_torch(make_lesson, sources, client):
     lesson = make_lesson(_fit(sources, 300, "print('end', float(cost))"))
-    remote = client(lesson, checkpoints={"every": 50})
-    for _ in range(2 + 120):  # cell 0, into the loop, then 120 epochs, one n at a time
+    remote = client(lesson, checkpoints={"every": 25})
+    for _ in range(2 + 60):  # cell 0, into the loop, then 60 epochs, one n at a time
         remote.next()
         remote.wait(TIMEOUT)
     forward = remote.state
-    assert forward.iteration == 120
+    assert forward.iteration == 60
     remote.run()
     done = remote.wait(TIMEOUT)
     assert done.status == "done"
@@ -86,10 +86,10 @@ def test_goto_from_a_checkpoint_equals_stepping_forward_and_plain_torch(make_les
     remote.goto(forward.pause_index)
     back = remote.wait(TIMEOUT)
     assert (back.status, back.pause_index, back.iteration, back.line) == (
-        "paused", forward.pause_index, 120, forward.line)
+        "paused", forward.pause_index, 60, forward.line)
     assert _views(back) == _views(forward)
     assert back.costs == forward.costs and back.outputs == forward.outputs
-    W, b, costs = _plain(120)
+    W, b, costs = _plain(60)
     assert [p.cost for p in back.costs] == costs
     assert _views(back)["W"][0] == W.detach().tolist()
     assert _views(back)["b"][1] == b.grad.tolist()
