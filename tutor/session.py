@@ -51,8 +51,8 @@ class PreviousRun:
 def lr_label(costs: tuple[CostPoint, ...], fallback: float | None = None) -> str:
     """`lr=0.01`, or `lr=0.01→0.1` when the learner changed it during the run."""
     lrs = [p.lr for p in costs if p.lr is not None]
-    if not lrs:
-        return "lr=?" if fallback is None else f"lr={fallback:g}"
+    if not lrs:  # a lesson without an lr: no label rather than `lr=?`
+        return "" if fallback is None else f"lr={fallback:g}"
     first, last = lrs[0], lrs[-1]
     return f"lr={first:g}" if first == last else f"lr={first:g}→{last:g}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import math
 
 import pytest
@@ -133,3 +135,21 @@ async def test_tensor_table_lines_up_hangul_headers():
         row_col = cell_len(row[: row.index("[1 2 3]")])
         assert header_col == row_col
         assert not math.isnan(header_col)
+
+
+def test_log_labels_are_at_most_six_characters():
+    from tutor.ui.widgets.cost_plot import log_ticks, short_label
+
+    assert short_label(2.96990227870856131352424149011640e37) == "3e37"
+    assert short_label(1e-4) == "1e-4" and short_label(0.01) == "0.01" and short_label(100.0) == "100"
+    for low, high in [(1e-4, 3e37), (0.5, 2.0), (1e-12, 1.0), (3.0, 7.0)]:
+        ticks = log_ticks(low, high)
+        assert ticks[0] <= low and ticks[-1] >= high and len(ticks) <= 5
+        assert all(len(short_label(v)) <= 6 for v in ticks)
+    text, _ = build_plot(_points([1e-4, 1.0, 3e37]), (), (), True, 40, 12)
+    numbers = re.findall(r"[0-9][0-9.e+-]*", text.plain.split("└")[0])
+    assert numbers and all(len(n) <= 6 for n in numbers), numbers
+
+
+def test_a_lesson_without_lr_gets_no_lr_label():
+    assert lr_label(_points([1.0, 0.5], lr=None)) == ""

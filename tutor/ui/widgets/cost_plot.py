@@ -35,6 +35,24 @@ def final_cost(run: PreviousRun) -> str:
     return fmt_cost(run.costs[-1].cost) if run.costs else "-"
 
 
+def short_label(value: float) -> str:
+    """A log-axis label of at most 6 characters: 3e37, 1e-4, 0.01, 100."""
+    if 1e-3 <= value < 1e5:
+        text = f"{value:g}"
+        if len(text) <= 6:
+            return text
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Powers of ten spanning [low, high] (positive), at most 5 of them evenly taken."""
+    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    step = max(1, math.ceil((hi - lo) / 4))
+    exponents = [lo + k * step for k in range(math.ceil((hi - lo) / step) + 1)]
+    return [10.0 ** e for e in exponents]
+
+
 def _bad(p: CostPoint, log: bool) -> bool:
     c = p.cost
     return c is None or not math.isfinite(c) or (log and c <= 0)
@@ -120,6 +138,9 @@ def build_plot(
         fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=CURRENT_COLOR)).lines())
     if log:
         fig.ruler("y").scale("log")
+        if all_ys:
+            ticks = log_ticks(min(all_ys), max(all_ys))
+            fig.ruler("y").ticks(ticks, [short_label(v) for v in ticks])
     # Iterations are whole numbers, and a young curve should grow from the left
     # rather than stretch across the whole width: at least 0..10 on the x axis.
     # steps only grow within a run: each run's last point is its largest
