@@ -66,7 +66,7 @@ async def main():
         maps = Path("/proc/self/maps").read_text()
         zygote = app.kernel_host.zygote_pid
         report = dict(
-            app=os.getpid(), zygote=zygote, kernel=runner._current.pid,
+            app=os.getpid(), zygote=zygote, kernel=runner._current.pid, dir=app.kernel_host.dir,
             app_torch="libtorch" in maps,
             zygote_torch="libtorch" in Path(f"/proc/{{zygote}}/maps").read_text(),
             status=runner.state.status,
@@ -135,6 +135,7 @@ def test_no_torch_in_the_app_and_no_process_outlives_it(tmp_path):
             child.wait(20)
             left = _wait_gone([report["zygote"], report["kernel"]], 3.0)
             assert not left, f"{way}: processes left: {left}"
+            assert not Path(report["dir"]).exists(), f"{way}: {report['dir']} left"  # socket, logs
             if way == "quit":
                 done = json.loads(child.stdout.readline())
                 assert done["quit_seconds"] < 1.0

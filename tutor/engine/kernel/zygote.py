@@ -22,6 +22,7 @@ import ctypes
 import gc
 import os
 import select
+import shutil
 import signal
 import sys
 import time
@@ -107,6 +108,8 @@ def main(argv: list[str]) -> None:
             _reap(conn)
     except (EOFError, OSError):
         pass
+    # the app's private directory (socket, fault logs): gone with the app, however it ended
+    shutil.rmtree(os.path.dirname(address), ignore_errors=True)
     os.killpg(0, signal.SIGKILL)  # the kernels and checkpoints, then this process
 
 
