@@ -1020,6 +1020,11 @@ class _Run:
         loop, first, last = self.measure
         if key == loop and first <= self.iteration <= last:
             self.measured.append(dv.parameter_copies(self.ns))
+            if self.iteration == last - 1:
+                # "Changed since the last pause" at the arrival counts from the iteration
+                # before (the update that made the last finite cost), not from whatever
+                # the free run happened to publish last.
+                self.runner._snapshotter.take(self.ns)
 
     # --- pausing and publishing ---------------------------------------------------
 
