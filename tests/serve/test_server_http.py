@@ -60,6 +60,28 @@ def test_bad_serve_options_are_one_line_and_never_listen(tmp_path, monkeypatch, 
     assert words in err and len(err.splitlines()) == 1
 
 
+def test_kernel_memory_reaches_every_learners_app(tmp_path, monkeypatch):
+    from tutor import cli
+    from tutor.serve.server import TutorServer
+
+    seen = []
+    monkeypatch.setattr(TutorServer, "serve", lambda self: seen.append(self.options.app_args))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--kernel-memory", "512M", "serve"]) == 0
+    assert seen and seen[0][-2:] == ["--kernel-memory", "512M"]
+
+
+def test_a_bad_kernel_memory_is_refused_before_listening(tmp_path, monkeypatch, capsys):
+    from tutor import cli
+    from tutor.serve.server import TutorServer
+
+    monkeypatch.setattr(TutorServer, "serve", lambda self: pytest.fail("listening"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--kernel-memory", "lots", "serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--kernel-memory" in err
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.3.4.5"])
 def test_loopback_addresses_need_no_users(host):
     from tutor.commands.serve import is_loopback

@@ -81,6 +81,14 @@ def options_from_args(args):
         if not lessons.is_dir():
             raise UsageError(f"lesson directory not found: {lessons}")
         app_args += ["--lessons", str(lessons.resolve())]
+    if getattr(args, "kernel_memory", None):  # each learner's kernel gets the same limit
+        from tutor.engine.kernel.protocol import parse_size
+
+        try:
+            parse_size(args.kernel_memory)
+        except ValueError as exc:
+            raise UsageError(f"--kernel-memory: {exc}") from None
+        app_args += ["--kernel-memory", args.kernel_memory]
     return ServeOptions(
         host=args.host, port=args.port, users=users, local_name=local_name,
         state_dir=state_dir.resolve() if state_dir is not None else None,
