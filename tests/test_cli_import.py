@@ -299,6 +299,21 @@ def test_markdown_fences_and_colons_cannot_become_cells_or_blocks():
     assert "```python" not in text and "```output" not in text
 
 
+def test_markdown_python3_fences_are_kept_shown_without_a_check_warning(tmp_path):
+    """`python3` / `Python` fences would be checker warnings (docs/decisions.md)."""
+    from tutor.engine import checker
+
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell(
+        "Example:\n\n```python3\nx = 1\n```\n\n~~~Python\ny = 2\n~~~")])
+    text = notebook_to_lesson(nb, "m", "en").text
+    assert "```py\nx = 1" in text and "~~~py\ny = 2" in text
+    path = tmp_path / "m.md"
+    path.write_text(text, encoding="utf-8")
+    lesson, problems = checker.check_file(path)
+    assert lesson is not None and lesson.cells == ()
+    assert [p for p in problems if "fence" in p.message] == []
+
+
 def test_outputs_with_fences_get_a_longer_fence():
     assert fence_for("a\n```\nb") == "````"
     assert fence_for("plain") == "```"

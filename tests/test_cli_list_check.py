@@ -36,6 +36,25 @@ def test_check_unclosed_fence_prints_its_opening_line_and_exits_1(tutor_cli, wri
     assert out.splitlines() == [f"{path}:8: code fence '```python' is not closed (no closing '```' line)"]
 
 
+def test_check_names_a_wrong_language_code_and_an_unclosed_block_at_its_line(tutor_cli, write_lesson):
+    path = write_lesson(
+        "---\nid: kr\ntitle: {en: K, ko: 케}\n---\n"  # 1-4
+        "::: en\nHello.\n:::\n"  # 5-7
+        "::: kr\n안녕.\n:::\n"  # 8-10: a wrong language code
+        "::: ko\n안녕.\n\n"  # 11-13: never closed
+        "## Next | 다음\n"  # 14
+        "::: en\nMore.\n:::\n",  # 15-17
+        name="01-kr.md")
+    code, out, err = tutor_cli("check", str(path))
+    assert code == 1 and err == ""
+    assert out.splitlines() == [
+        f"{path}:8: unknown language block 'kr' (known: ko, en; did you mean ko?)",
+        f"{path}:11: '::: ko' block is not closed before '::: en' at line 15 "
+        "(add a ':::' line before it)",
+        f"{path}:14: warning: '##' heading inside a '::: ko' block is prose, not a section",
+    ]
+
+
 def test_check_clean_lesson_prints_nothing_and_exits_0(capsys, write_lesson, sample_lesson_text):
     path = write_lesson(sample_lesson_text)
     assert run(capsys, "check", str(path)) == (0, "", "")

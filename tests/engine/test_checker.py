@@ -56,7 +56,8 @@ LOADER_ERRORS = {
     "unclosed block in a quote": (body("> ::: en", "> x", "", "after"), 5, "'::: en' block is not closed"),
     "closer without opener": (body("text", ":::", "more"), 6, "closes no open block"),
     "closer after a closed block": (body("::: ko", "글", ":::", ":::"), 8, "closes no open block"),
-    "unknown block name": (body("::: fr", "Bonjour", ":::"), 5, "unknown block '::: fr'"),
+    "unknown language name": (body("::: fr", "Bonjour", ":::"), 5, "unknown language block 'fr'"),
+    "unknown block name": (body("::: note", "x", ":::"), 5, "unknown block '::: note'"),
     "language block inside a language block": (
         body(":::: en", "::: ko", "x", ":::", "::::"), 6, "inside another language block"),
     "hint inside a hint": (body(":::: hint", "::: hint", "x", ":::", "::::"), 6,
@@ -277,3 +278,89 @@ def test_problem_str_formats():
     assert str(checker.Problem(Path("a.md"), 3, "bad")) == "a.md:3: bad"
     assert str(checker.Problem(Path("a.md"), 3, "meh", checker.WARNING)) == "a.md:3: warning: meh"
     assert str(checker.Problem(Path("d"), None, "empty")) == "d: empty"
+
+
+# --- exact wording of the messages a writer meets most (issue 17) ------------------------
+
+EXACT = {
+    "unclosed ko block mid-file, at its opening line": (
+        body(EN_KO, "::: ko", "안녕.", "", "## Next | 다음", EN_KO),
+        [(12, "error", "'::: ko' block is not closed before '::: en' at line 16 "
+                       "(add a ':::' line before it)"),
+         (15, "warning", "'##' heading inside a '::: ko' block is prose, not a section")]),
+    "unclosed en block before a ko block": (
+        body("::: en", "Hello.", "::: ko", "안녕.", ":::"),
+        [(5, "error", "'::: en' block is not closed before '::: ko' at line 7 "
+                      "(add a ':::' line before it)")]),
+    "hint with three colons holding language blocks": (
+        body("::: hint", "::: en", "E", ":::", "::: ko", "K", ":::", ":::"),
+        [(5, "error", "'::: hint' block is not closed before '::: en' at line 6 (close it "
+                      "there, or, to hold the inner block, open it with ':::: hint' and close "
+                      "it with '::::')"),
+         (12, "error", "':::' closes no open block")]),
+    "four-colon hint closed by three colons": (
+        body(":::: hint", "::: en", "E", ":::", "::: ko", "K", ":::", ":::", "", "after"),
+        [(12, "error", "':::' does not close the ':::: hint' block opened at line 5: "
+                       "it needs '::::' (4 colons)")]),
+    "four-colon block never closed": (
+        body(":::: hint", "::: en", "E", ":::"),
+        [(5, "error", "':::: hint' block is not closed (no '::::' line)")]),
+    "python3 fence": (
+        body("```python3", "x = 1", "```"),
+        [(5, "warning", "fence '```python3' is prose, never run or compared: write '```python' "
+                        "for a code cell, or '```text' to keep it as shown text")]),
+    "Python fence": (
+        body("~~~Python", "x = 1", "~~~"),
+        [(5, "warning", "fence '~~~Python' is prose, never run or compared: write '~~~python' "
+                        "for a code cell, or '~~~text' to keep it as shown text")]),
+    "Output fence": (
+        body("```python", "print(1)", "```", "```Output", "1", "```"),
+        [(8, "warning", "fence '```Output' is prose, never run or compared: write '```output' "
+                        "for an expected output block, or '```text' to keep it as shown text")]),
+    "kr block": (
+        body("::: en", "Hello.", ":::", "::: kr", "안녕.", ":::"),
+        [(8, "error", "unknown language block 'kr' (known: ko, en; did you mean ko?)")]),
+    "kr block with a blank line inside": (
+        body("::: en", "Hello.", ":::", "::: kr", "안녕.", "", "더.", ":::"),
+        [(8, "error", "unknown language block 'kr' (known: ko, en; did you mean ko?)")]),
+    "misspelt hint": (
+        body("::: hnt", "try", ":::"),
+        [(5, "error", "unknown block '::: hnt' (expected '::: en', '::: ko' or '::: hint'; "
+                      "did you mean hint?)")]),
+    "title holding a colon": (
+        "---\nid: t\ntitle: Intro: lesson\n---\n",
+        [(3, "error", "front matter is not valid YAML: mapping values are not allowed in this "
+                      "context; a value holding ': ' must be quoted: title: \"Intro: lesson\"")]),
+    "nested title holding a colon": (
+        "---\nid: t\ntitle:\n  en: Gradient descent: a first look\n  ko: 경사 하강법\n---\n",
+        [(4, "error", "front matter is not valid YAML: mapping values are not allowed in this "
+                      "context; a value holding ': ' must be quoted: "
+                      "en: \"Gradient descent: a first look\"")]),
+    "flow title holding a colon": (
+        "---\nid: t\ntitle: {en: A: B, ko: 티}\n---\n",
+        [(3, "error", "front matter is not valid YAML: did not find expected ',' or '}'; "
+                      "a value holding ': ' must be quoted: en: \"A: B\"")]),
+    "YAML error of another cause gets no quoting hint": (
+        "---\nid: t\ntitle: [en: T\nseed: 1\n---\n",
+        [(4, "error", "front matter is not valid YAML: did not find expected ',' or ']'")]),
+}
+
+
+@pytest.mark.parametrize("text,expected", EXACT.values(), ids=EXACT.keys())
+def test_message_line_and_wording(write_lesson, text, expected):
+    _, problems = checker.check_file(write_lesson(text))
+    assert [(p.line, p.severity, p.message) for p in problems] == expected
+
+
+def test_python_fence_variants_stay_prose(write_lesson):
+    """The decision (docs/decisions.md): a warning, never a cell that runs unasked."""
+    path = write_lesson(body("```python3", "x = 1", "```", "```py", "y = 2", "```"))
+    lesson = loader.load_lesson(path)
+    assert lesson.cells == () and "x = 1" in lesson.sections[0].prose.en
+
+
+def test_unclosed_block_mid_file_is_the_first_error_of_load_lesson(write_lesson):
+    path = write_lesson(body(EN_KO, "::: ko", "안녕.", "", "## Next | 다음", EN_KO))
+    with pytest.raises(loader.LessonError) as caught:
+        loader.load_lesson(path)
+    assert caught.value.line == 12 and "'::: ko' block is not closed" in caught.value.message

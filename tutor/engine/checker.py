@@ -120,7 +120,11 @@ def _warnings(analysis: loader.Analysis, lesson: Lesson) -> list[Problem]:
 
     # Prose in one language only, per section.
     names = {"en": "English", "ko": "Korean"}
-    for section in lesson.sections:
+    # Not when the block structure is broken: an unclosed `::: en` swallowing the
+    # `::: ko` after it, or `::: kr`, is the error, and "no '::: ko' block" would
+    # only repeat it at another line.
+    sections = () if analysis.blocks_broken else lesson.sections
+    for section in sections:
         blocks = [b for b in analysis.lang_blocks if b.section == section.index and b.has_text]
         langs = {b.lang for b in blocks}
         if len(langs) == 1:
@@ -130,7 +134,7 @@ def _warnings(analysis: loader.Analysis, lesson: Lesson) -> list[Problem]:
             warn(first, f"section {section.title.en!r} has {names[only]} prose "
                         f"but no '::: {other}' block")
     # Hints in one language only (a bilingual hint missing one of its blocks).
-    for line, hint in zip(analysis.hint_lines, [h for s in lesson.sections for h in s.hints]):
+    for line, hint in zip(analysis.hint_lines if not analysis.blocks_broken else [], [h for s in lesson.sections for h in s.hints]):
         if bool(hint.en) != bool(hint.ko):
             missing = "ko" if not hint.ko else "en"
             warn(line, f"hint has no '::: {missing}' text")

@@ -25,6 +25,7 @@ the first one. Nothing here imports torch or Textual.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,12 @@ _FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 _COLON_LINE = re.compile(r"^ {0,3}(:{3,})(.*)$")
 _QUOTE_PREFIX = re.compile(r"^(\s*>)+")  # block quote markers before a nested block's line
 _TITLE_SPLIT = re.compile(r"(?:^|\s)\|(?:\s|$)")  # `English | 한국어`
+# Fence words that look like a cell or an output block but are not spelled like one
+# (`python3`, `Python`, `ipython3`, `Output`): warned about, never run (docs/decisions.md).
+CELL_LIKE_FENCE = re.compile(r"(i?python[23]?|output)", re.IGNORECASE)
+# Names writers use for a language block's code, and what they mean.
+_LANG_ALIASES = {"kr": "ko", "kor": "ko", "korean": "ko", "eng": "en", "english": "en",
+                 "hints": "hint"}
 
 
 class LessonError(Exception):
@@ -95,9 +102,18 @@ class Analysis:
     lang_blocks: list[LangBlock] = field(default_factory=list)
     hint_lines: list[int] = field(default_factory=list)  # opening line of each hint, in order
     norun_outputs: list[int] = field(default_factory=list)  # output blocks after a norun cell
+    # A `:::` block is unclosed, closed by the wrong line or has an unknown name: which
+    # text is in which language is then unknown, and the checker's one-language
+    # warnings would only repeat that error.
+    blocks_broken: bool = False
 
     def error(self, line: int | None, message: str) -> None:
         self.errors.append(LessonError(self.path, line, message))
+
+    def block_error(self, line: int | None, message: str) -> None:
+        """An error in the `:::` block structure (see `blocks_broken`)."""
+        self.blocks_broken = True
+        self.error(line, message)
 
     def warning(self, line: int | None, message: str) -> None:
         self.warnings.append(LessonError(self.path, line, message))
@@ -260,6 +276,12 @@ class _Parser:
         self.section_starts: list[tuple[int, Text]] = []  # (0-based heading line, title)
         self.cells: list[dict] = []
         self.hints: list[_Hint] = []
+        # Whether each `:::` block (by id of its open token) has its own closing line.
+        self.closed: dict[int, bool] = {}
+        # Blocks whose missing closer is already explained by another message.
+        self.explained: set[int] = set()
+        # Colons of `::: NAME` lines with an unknown name not yet matched by a closer.
+        self.unknown_open: list[int] = []
 
     # The lesson line of a 0-based source line.
     @staticmethod
@@ -304,13 +326,16 @@ class _Parser:
             if token.nesting == -1 and parents:
                 parents.pop()
             if kind.startswith("container_") and kind.endswith("_open"):
+                parent_end = parents[-1].map[1] if parents else self.end
+                self.closed[id(token)] = self._closes(token, parent_end)
                 self._open_block(token, stack)
             elif kind.startswith("container_") and kind.endswith("_close"):
                 name, opener = stack.pop()
-                parent_end = parents[-1].map[1] if parents else self.end
-                if not self._closes(opener, parent_end):
-                    result.error(self._at(opener.map[0]),
-                                 f"'::: {name}' block is not closed (no '{opener.markup}' line)")
+                if not self.closed[id(opener)]:
+                    if id(opener) not in self.explained:
+                        result.block_error(self._at(opener.map[0]),
+                                     f"'{opener.markup} {name}' block is not closed "
+                                     f"(no '{opener.markup}' line)")
                 else:
                     self.info[opener.map[1]].prose = False
                     if name != "hint" and not any(n == "hint" for n, _ in stack):
@@ -324,7 +349,7 @@ class _Parser:
                 parent_end = parents[-1].map[1] if parents else self.end
                 self._fence(token, stack, previous.get(token.level), parent_end)
             elif kind == "paragraph_open":
-                self._stray_markers(token)
+                self._stray_markers(token, stack)
             if token.nesting == 1:
                 parents.append(token)
             if token.map is not None and kind != "inline":
@@ -353,6 +378,12 @@ class _Parser:
         line = self._at(token.map[0])
         self.info[token.map[0]].prose = False
         names = [n for n, _ in stack]
+        if stack and len(token.markup) >= len(stack[-1][1].markup):
+            # A block cannot end inside a parent with no more colons than it has: the
+            # parent ends at its closer first. Almost always the parent was never
+            # closed (`::: ko` … `::: en`), so that is where the error goes.
+            names = []  # the nesting itself is not the writer's mistake
+            self._unclosed_parent(stack[-1], name, token)
         if name == "hint":
             if "hint" in names:
                 self.result.error(line, "a hint block inside another hint block")
@@ -364,6 +395,22 @@ class _Parser:
                 self.result.error(line, f"a '::: {name}' block inside another language block")
             self._mark(token.map[0] + 1, token.map[1], name)
         stack.append((name, token))
+
+    def _unclosed_parent(self, parent: tuple[str, Token], name: str, token: Token) -> None:
+        parent_name, opener = parent
+        self.explained.add(id(token))
+        if id(opener) in self.explained:
+            return  # reported at its first inner block
+        self.explained.add(id(opener))
+        mark, inner = opener.markup, f"'{token.markup} {name}' at line {self._at(token.map[0])}"
+        if parent_name in LANG_BLOCKS and name in LANG_BLOCKS:
+            fix = f"add a '{mark}' line before it"
+        else:
+            more = ":" * (len(token.markup) + 1)
+            fix = f"close it there, or, to hold the inner block, open it with " \
+                  f"'{more} {parent_name}' and close it with '{more}'"
+        self.result.block_error(self._at(opener.map[0]),
+                          f"'{mark} {parent_name}' block is not closed before {inner} ({fix})")
 
     def _lang_block(self, name: str, opener: Token) -> None:
         start, end = opener.map[0] + 1, opener.map[1]
@@ -405,6 +452,12 @@ class _Parser:
                                f"(no closing '{token.markup}' line)")
             return
         if lang not in ("python", "output"):
+            if CELL_LIKE_FENCE.fullmatch(lang):
+                kind = "an expected output block" if lang.lower() == "output" else "a code cell"
+                word = "output" if lang.lower() == "output" else "python"
+                result.warning(line, f"fence '{token.markup}{lang}' is prose, never run or compared: "
+                                     f"write '{token.markup}{word}' for {kind}, or "
+                                     f"'{token.markup}text' to keep it as shown text")
             return  # any other fence is prose
         for i in range(start, end):
             self.info[i].prose = False
@@ -449,19 +502,43 @@ class _Parser:
         return bool(match) and match.group(1)[0] == token.markup[0] \
             and len(match.group(1)) >= len(token.markup)
 
-    def _stray_markers(self, token: Token) -> None:
-        """`:::` lines that markdown-it left in a paragraph: a closer with no opener,
-        or an unknown block name."""
+    def _stray_markers(self, token: Token, stack: list[tuple[str, Token]]) -> None:
+        """`:::` lines that markdown-it left in a paragraph: a closer with no opener
+        (or too few colons for the open block around it), or an unknown block name."""
         for i in range(token.map[0], token.map[1]):
             match = _COLON_LINE.match(self.lines[i])
             if not match:
                 continue
-            name = match.group(2).strip()
-            if not name:
-                self.result.error(self._at(i), f"'{match.group(1)}' closes no open block")
+            colons, name = match.group(1), match.group(2).strip()
+            if name:
+                self._unknown_block(i, colons, name)
+                continue
+            if self.unknown_open and len(colons) >= self.unknown_open[-1]:
+                self.unknown_open.pop()  # the closer of the unknown block: one error is enough
+                continue
+            open_around = [(n, t) for n, t in stack
+                           if not self.closed[id(t)] and len(t.markup) > len(colons)]
+            if open_around:
+                block, opener = open_around[-1]
+                self.explained.add(id(opener))
+                self.result.block_error(self._at(i), f"'{colons}' does not close the "
+                                               f"'{opener.markup} {block}' block opened at line "
+                                               f"{self._at(opener.map[0])}: it needs "
+                                               f"'{opener.markup}' ({len(opener.markup)} colons)")
             else:
-                self.result.error(self._at(i), f"unknown block '{match.group(1)} {name}' "
-                                               "(expected '::: en', '::: ko' or '::: hint')")
+                self.result.block_error(self._at(i), f"'{colons}' closes no open block")
+
+    def _unknown_block(self, index: int, colons: str, name: str) -> None:
+        """`::: kr`: named directly, with the known names and the likely one."""
+        self.unknown_open.append(len(colons))
+        guess = _LANG_ALIASES.get(name.lower()) or next(
+            iter(difflib.get_close_matches(name.lower(), BLOCK_NAMES, n=1, cutoff=0.5)), None)
+        maybe = f"; did you mean {guess}?" if guess else ""
+        if guess in LANG_BLOCKS or (guess is None and len(name) <= 3 and name.isalpha()):
+            message = f"unknown language block {name!r} (known: ko, en{maybe})"
+        else:
+            message = f"unknown block '{colons} {name}' (expected '::: en', '::: ko' or '::: hint'{maybe})"
+        self.result.block_error(self._at(index), message)
 
     # -- assembling -----------------------------------------------------------------
 
@@ -552,7 +629,8 @@ class _FrontMatter:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             line = self.first_line + mark.line if mark is not None else self.first_line - 1
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            result.error(line, f"front matter is not valid YAML: {problem}")
+            hint = _colon_hint(self.content.split("\n"), line - self.first_line)
+            result.error(line, f"front matter is not valid YAML: {problem}{hint}")
             return {}
         finally:
             loader.dispose()
@@ -643,3 +721,30 @@ class _FrontMatter:
         if extra:
             self.result.warning(line, f"{key} has keys other than en and ko: {', '.join(extra)}")
         return Text(en=value["en"].strip(), ko=value["ko"].strip())
+
+
+_KEY_VALUE = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+(.*?)\s*$")
+
+
+def _colon_hint(lines: list[str], index: int) -> str:
+    """The fix when the YAML error is a plain value holding `: ` (`title: A: B`), the
+    usual cause in a title: quote the value. Empty when that is not the cause."""
+    if not 0 <= index < len(lines):
+        return ""
+    line = lines[index]
+    match = _KEY_VALUE.match(line)
+    if match is None or match.group(2)[:1] in ("'", '"'):
+        return ""
+    key, value = match.groups()
+    if value.startswith("{"):  # flow mapping: `title: {en: A: B, ko: …}`
+        inner = [part.strip() for part in value.strip("{}").split(",")]
+        pieces = [_KEY_VALUE.match(part) for part in inner]
+        bad = next((m for m in pieces if m and ": " in m.group(2) + " "
+                    and m.group(2)[:1] not in ("'", '"')), None)
+        if bad is None:
+            return ""
+        key, value = bad.groups()
+    elif ": " not in value + " ":
+        return ""
+    quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f"; a value holding ': ' must be quoted: {key}: \"{quoted}\""

@@ -26,6 +26,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from tutor.engine.lesson import LANGS
+from tutor.engine.loader import CELL_LIKE_FENCE
 
 # Cell magics whose body is still Python: the magic line is commented out and the
 # body kept. Any other `%%magic` (bash, html, writefile, ...) makes the cell norun.
@@ -317,7 +318,8 @@ class _LessonBuilder:
         # ```output fence in prose would become a lesson cell or output block.
         if match := _LANG_FENCE.match(line):
             return f"{match.group(1)}\\{line[match.end(1):]}"
-        if (match := _CODE_FENCE.match(line)) and match.group(2).lower() in ("python", "output"):
+        # `python3`, `Python`, `Output`... too: the checker warns about those (they stay prose).
+        if (match := _CODE_FENCE.match(line)) and CELL_LIKE_FENCE.fullmatch(match.group(2)):
             return line.replace(match.group(1) + match.group(2), match.group(1) + "py", 1)
         return line
 
