@@ -422,6 +422,11 @@ class LessonSession:
     def previous_runs(self) -> tuple[PreviousRun, ...]:
         return self.runs.of(self.lesson.id)
 
+    def cell_sections(self) -> tuple[int, ...]:
+        """Each lesson cell's section index (cells are numbered as CostPoint.cell is):
+        the cost plot labels every training loop with its section."""
+        return tuple(cell.section for cell in self.lesson.cells)
+
     # ------------------------------------------------------------------ commands
 
     def _engine(self, action: str | None = None):

@@ -45,9 +45,9 @@ async def test_each_reset_keeps_the_run_with_its_lr_and_final_cost(make_app):
         runs = app.previous_runs["tiny-fit"]
         assert [r.lr_label for r in runs] == ["lr=0.05", "lr=0.1"]  # newest first
         text = legend(screen)
-        assert f"lr=0.05 → {fmt_cost(final_cost(0.05))}" in text
-        assert f"lr=0.1 → {fmt_cost(final_cost(0.1))}" in text
-        assert "now lr=0.2" in text
+        assert f"lr=0.05 §2 → {fmt_cost(final_cost(0.05))}" in text
+        assert f"lr=0.1 §2 → {fmt_cost(final_cost(0.1))}" in text
+        assert "now lr=0.2 §2" in text
         assert abs(runs[1].costs[-1].cost - final_cost(0.1)) < 1e-6
 
 
@@ -79,4 +79,4 @@ async def test_earlier_runs_survive_leaving_and_reopening_the_lesson(make_app):
         await pilot.press("q")
         await pilot.press("enter")  # the picker highlights the lesson opened last
         await wait_for(pilot, lambda: getattr(app.screen, "runner", None) is not None, what="runner")
-        assert f"lr=0.1 → {fmt_cost(final_cost(0.1))}" in legend(app.screen)
+        assert f"lr=0.1 §2 → {fmt_cost(final_cost(0.1))}" in legend(app.screen)

@@ -245,7 +245,7 @@ class LessonScreen(Screen):
         if not running or now - self._plot_built_at >= PLOT_MIN_INTERVAL:
             self._plot_built_at = now
             self.query_one(CostPlot).show(state.costs, state.lr_changes, session.previous_runs(),
-                                          self._branch_label())
+                                          self._branch_label(), session.cell_sections())
             if self.query_one(ChartPane).current == "landscape":
                 self._render_landscape(state)
         self.stepper.observe(state)

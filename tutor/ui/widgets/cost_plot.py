@@ -1,5 +1,11 @@
-"""The cost plot: cost per iteration drawn with plotext 6, the learner's earlier runs
-in dimmer colours behind it, and a mark where the learning rate changed.
+"""The cost plot: cost per iteration drawn with plotext 6, one series per training
+loop (labelled with its section, the current loop prominent, the run's earlier loops
+dim), the learner's earlier runs in muted colours behind it, a mark where the learning
+rate changed, and a red ✕ where a loop left the finite range.
+
+A lesson with several loops (lesson 10 trains three, lesson 11 compares optimizers
+loop by loop) shares one global step axis: joining its loops into one line would draw
+a jump from one loop's last cost to the next loop's first and read as a spike.
 
 plotext renders into a string of ANSI codes that Rich turns into `Text`. Its own
 axis colours assume a white background, so axis and background colours are dropped
@@ -14,6 +20,7 @@ changed (`show()` compares a key) and the screen throttles it while training run
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
@@ -26,6 +33,68 @@ from tutor.ui.i18n import t
 CURRENT_COLOR = 39  # xterm-256 blue: readable on black and on white
 LR_MARK_COLOR = 208  # orange
 PREVIOUS_COLORS = (245, 109, 139, 144, 103)  # muted: grey, teal, mauve, olive, lavender
+EARLIER_LOOP_COLOR = 67  # the current run's earlier loops: a dim steel blue
+NON_FINITE_COLOR = 196  # red: the ✕ at a loop's last finite point
+NON_FINITE_MARK = "✕"
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One training loop's points of a run: `start:end` indexes into the run's costs;
+    `exit` is the index of its last finite point when the loop went on to nan/inf
+    (None when it stayed finite, or when not even its first point was finite)."""
+
+    cell: int
+    start: int
+    end: int
+    exit: int | None = None
+
+
+_loop_cache: dict[int, tuple[object, int, list[Loop], int | None]] = {}
+
+
+def split_loops(costs) -> tuple[Loop, ...]:
+    """The loops of a run, in order: a new loop starts where the cell changes or the
+    loop's own counter starts again (the same cell run a second time).
+
+    Read once per point like `_hidden`: a run's costs only grow, so the scan resumes
+    where it stopped (a free run of a million points stays cheap per redraw)."""
+    if not costs:
+        return ()
+    key = id(costs[0])
+    first, scanned, loops, bad = _loop_cache.get(key, (None, 0, [], None))
+    if first is not costs[0] or scanned > len(costs):
+        scanned, loops, bad = 0, [], None
+    loops = list(loops)
+    for i in range(scanned, len(costs)):
+        p = costs[i]
+        if i == 0 or p.cell != costs[i - 1].cell or p.iteration <= costs[i - 1].iteration:
+            loops.append(Loop(p.cell, i, i + 1))
+            bad = None  # the first non-finite index of the newest loop
+        last = loops[-1]
+        exit = last.exit
+        finite = p.cost is not None and math.isfinite(p.cost)
+        if not finite and bad is None:
+            bad = i
+            exit = i - 1 if i > last.start else None
+        loops[-1] = Loop(last.cell, last.start, i + 1, exit)
+    if len(_loop_cache) > 64:
+        _loop_cache.clear()
+    _loop_cache[key] = (costs[0], len(costs), loops, bad)
+    return tuple(loops)
+
+
+def loop_label(cell: int, cell_sections: tuple[int, ...]) -> str:
+    """`§3`: the section holding the loop's cell ('' when the lesson's cells are not known)."""
+    return f"§{cell_sections[cell]}" if 0 <= cell < len(cell_sections) else ""
+
+
+def loop_legend(costs, loop: Loop, cell_sections: tuple[int, ...], lr: str | None = None) -> str:
+    """A loop's legend words: its own lr and its section (`lr=0.1 §3`; the lr first,
+    as the legend always began); `lr` given replaces the lr (a branch's label);
+    empty parts are left out (a lesson without an lr: just `§3`)."""
+    words = lr if lr is not None else lr_label(costs[loop.start:loop.end])
+    return " ".join(w for w in (words, loop_label(loop.cell, cell_sections)) if w)
 
 
 def final_cost(run: PreviousRun) -> str:
@@ -101,6 +170,28 @@ def _hidden(costs, log: bool) -> int:
     return hidden
 
 
+def _draw_loops(fig, plotext, costs, log, limit, color, current=None) -> tuple[list[float], int]:
+    """Each loop of a run as its own line (`current`: the colour of its last loop), and
+    a red ✕ at the last finite point of every loop that left the finite range.
+    Returns the drawn costs (for the axis range) and how many ✕ were drawn."""
+    all_ys: list[float] = []
+    marks = 0
+    loops = split_loops(costs)
+    for n, loop in enumerate(loops):
+        part = costs[loop.start:loop.end]
+        xs, ys, _ = _drawable(part, log, max(8, limit * len(part) // max(len(costs), 1)))
+        if xs:
+            pixel = current if current is not None and n == len(loops) - 1 else color
+            fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=pixel)).lines())
+            all_ys += ys
+        if loop.exit is not None and not _bad(costs[loop.exit], log):
+            p = costs[loop.exit]
+            fig.draw(fig.signal([p.step], [float(p.cost)],
+                                marker=plotext.marker(NON_FINITE_MARK, pixel=NON_FINITE_COLOR)))
+            marks += 1
+    return all_ys, marks
+
+
 def build_plot(
     costs: tuple[CostPoint, ...],
     lr_changes: tuple[int, ...],
@@ -120,22 +211,20 @@ def build_plot(
     all_ys: list[float] = []
     limit = 4 * max(width, 10)  # two braille dots per cell, twice over
     for i, run in enumerate(previous):
-        xs, ys, _ = _drawable(run.costs, log, limit)
-        if xs:
-            color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
-            fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=color)).lines())
-            all_ys += ys
-    xs, ys, hidden = _drawable(costs, log, limit)
-    all_ys += ys
-    if all_ys:
-        low, high = min(all_ys), max(all_ys)
+        ys, _ = _draw_loops(fig, plotext, run.costs, log, limit, PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)])
+        all_ys += ys
+    # the lr marks span the whole range and lie under the current run, drawn last
+    span = all_ys + _drawable(costs, log, limit)[1]
+    if span:
+        low, high = min(span), max(span)
         for step in lr_changes:
             fig.draw(
                 fig.signal([step, step], [low, high], marker=plotext.marker("braille", pixel=LR_MARK_COLOR))
                 .lines()
             )
-    if xs:
-        fig.draw(fig.signal(xs, ys, marker=plotext.marker("braille", pixel=CURRENT_COLOR)).lines())
+    ys, _ = _draw_loops(fig, plotext, costs, log, limit, EARLIER_LOOP_COLOR, current=CURRENT_COLOR)
+    all_ys += ys
+    hidden = _hidden(costs, log)
     if log:
         fig.ruler("y").scale("log")
         if all_ys:
@@ -152,7 +241,7 @@ def build_plot(
     return _neutral_axes(text), hidden
 
 
-_KEEP = {CURRENT_COLOR, LR_MARK_COLOR, *PREVIOUS_COLORS}
+_KEEP = {CURRENT_COLOR, LR_MARK_COLOR, EARLIER_LOOP_COLOR, NON_FINITE_COLOR, *PREVIOUS_COLORS}
 
 
 def _neutral_axes(text: Text) -> Text:
@@ -183,6 +272,7 @@ class CostPlot(Widget):
         self._lr_changes: tuple[int, ...] = ()
         self._previous: tuple[PreviousRun, ...] = ()
         self._branch: str | None = None  # the current run is a branch: its label
+        self._cell_sections: tuple[int, ...] = ()  # each lesson cell's section index
         self._cache_key: tuple | None = None
         self._cache: Text | None = None
         self.builds = 0  # how many times plotext ran (tests check it is not per tick)
@@ -193,13 +283,18 @@ class CostPlot(Widget):
         lr_changes: tuple[int, ...],
         previous: tuple[PreviousRun, ...],
         branch: str | None = None,
+        cell_sections: tuple[int, ...] | None = None,
     ) -> None:
         """`branch`: the current run branched from one of `previous` (its label,
-        e.g. `lr 0.1 → 0.5 at iter 20`, shown instead of the current run's lr)."""
-        new = (costs, lr_changes, previous, branch)
-        if new == (self._costs, self._lr_changes, self._previous, self._branch):
+        e.g. `lr 0.1 → 0.5 at iter 20`, shown instead of the current run's lr).
+        `cell_sections`: the section index of each lesson cell (plain data, to label
+        each loop with its section); None keeps the last ones given."""
+        if cell_sections is None:
+            cell_sections = self._cell_sections
+        new = (costs, lr_changes, previous, branch, cell_sections)
+        if new == (self._costs, self._lr_changes, self._previous, self._branch, self._cell_sections):
             return
-        self._costs, self._lr_changes, self._previous, self._branch = new
+        self._costs, self._lr_changes, self._previous, self._branch, self._cell_sections = new
         self.refresh()
 
     def set_log(self, log: bool) -> None:
@@ -212,14 +307,22 @@ class CostPlot(Widget):
         self.refresh()
 
     def _legend(self, hidden: int, width: int) -> list[Text]:
-        """Legend rows: the current run; the earlier runs, each with its lr and its
-        final cost (at most two rows); the count of points that could not be drawn."""
+        """Legend rows: the current loop, then the run's earlier loops (section and
+        lr each); the earlier runs, each loop with its section and lr, and the run's
+        final cost (at most two rows); the count of points that could not be drawn,
+        with the ✕ that marks where a loop left the finite range."""
         rows = []
         legend = Text(no_wrap=True, overflow="ellipsis")
-        if self._costs:
+        sections = self._cell_sections
+        loops = split_loops(self._costs)
+        if loops:
             legend.append("━ ", Style(color=f"color({CURRENT_COLOR})"))
-            label = self._branch if self._branch is not None else lr_label(self._costs)
-            legend.append(f"{t('plot.now', self.lang)} {label} ")
+            words = loop_legend(self._costs, loops[-1], sections, self._branch)
+            legend.append(" ".join(w for w in (t("plot.now", self.lang), words) if w) + " ")
+            if len(loops) > 1:
+                legend.append("━ ", Style(color=f"color({EARLIER_LOOP_COLOR})"))
+                earlier = " · ".join(loop_legend(self._costs, loop, sections) for loop in reversed(loops[:-1]))
+                legend.append(f"{earlier} ", Style(dim=True))
         if self._lr_changes:
             legend.append(t("plot.lr_mark", self.lang) + " ", Style(color=f"color({LR_MARK_COLOR})"))
         if self.log_scale:
@@ -231,17 +334,32 @@ class CostPlot(Widget):
             for i, run in enumerate(self._previous):
                 color = PREVIOUS_COLORS[i % len(PREVIOUS_COLORS)]
                 earlier.append("━ ", Style(color=f"color({color})"))
-                earlier.append(f"{run.lr_label} → {final_cost(run)}  ", Style(dim=True))
+                earlier.append(f"{self._run_words(run)} → {final_cost(run)}  ", Style(dim=True))
             wrapped = earlier.wrap(self.app.console, max(width, 10), overflow="ellipsis", no_wrap=False)
             rows += list(wrapped)[:2]
         if hidden:
-            rows.append(Text(t("plot.hidden", self.lang, n=hidden), Style(color="red")))
+            marked = any(
+                loop.exit is not None
+                for run in (self._costs, *(r.costs for r in self._previous))
+                for loop in split_loops(run)
+            )
+            note = t("plot.hidden", self.lang, n=hidden)
+            rows.append(Text(f"{NON_FINITE_MARK} {note}" if marked else note, Style(color="red")))
         return rows
+
+    def _run_words(self, run: PreviousRun) -> str:
+        """An earlier run in the legend: its label (lr or branch), then each loop's
+        section with the loop's lr when the run had several loops or lrs."""
+        loops = split_loops(run.costs)
+        if len(loops) <= 1:
+            label = loop_label(loops[0].cell, self._cell_sections) if loops else ""
+            return " ".join(w for w in (run.lr_label, label) if w) or "-"
+        return " · ".join(loop_legend(run.costs, loop, self._cell_sections) for loop in loops)
 
     def render(self) -> Text:
         width, height = self.content_size
-        key = (self._costs, self._lr_changes, self._previous, self._branch, self.log_scale, width, height,
-               self.lang)
+        key = (self._costs, self._lr_changes, self._previous, self._branch, self._cell_sections,
+               self.log_scale, width, height, self.lang)
         if key == self._cache_key and self._cache is not None:
             return self._cache
         if not self._costs and not self._previous:
