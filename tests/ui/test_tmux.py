@@ -52,7 +52,9 @@ def test_tutor_in_tmux_steps_and_changes_lr(lessons_dir, tmp_path):
         term.press("Enter")
         term.wait_text("learning rate 0.05 from the next iteration")
         term.press("n")
-        screen = term.wait_text("iter 3")
+        term.wait_text("iter 3")
+        # the plot is redrawn when the step has paused (throttled while running)
+        screen = term.wait_text("━ now lr=0.1→0.05")
         status = screen.splitlines()[0]
         assert "lr 0.05" in status
         # the tensor table and the plot are there, and nothing runs past 80 columns

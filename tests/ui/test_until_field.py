@@ -62,7 +62,7 @@ async def test_u_runs_until_jumps_back_refuses_and_labels_a_branch(make_app):
         await wait_for(pilot, lambda: screen.runner.state.status == "done" and settled(screen), what="done")
         await pilot.pause(0.6)  # the plot rebuilds at most twice a second
         legend = screen.query_one(CostPlot).render().plain
-        assert "lr 0.1 → 0.05 at iter 1" in legend and "lr=0.1 →" in legend  # branch and original
+        assert "lr 0.1 → 0.05 at iter 1" in legend and "lr=0.1 §2 →" in legend  # branch and original
         await pilot.press("c")
         await pilot.pause(0.1)
         assert "at iter 1" not in screen.query_one(CostPlot).render().plain
