@@ -181,23 +181,7 @@ class _Rewriter:
             _Functions(self).scope(stmt, top=True)
             return
         self.rewrite_lr(stmt)
-        if isinstance(stmt, _LOOPS):
-            stmt.body = self.block(stmt.body, iter_loop=first_body_iter)
-            stmt.orelse = self.block(stmt.orelse)
-        elif isinstance(stmt, ast.If):
-            stmt.body = self.block(stmt.body)
-            stmt.orelse = self.block(stmt.orelse)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            stmt.body = self.block(stmt.body)
-        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-            stmt.body = self.block(stmt.body)
-            for handler in stmt.handlers:
-                handler.body = self.block(handler.body)
-            stmt.orelse = self.block(stmt.orelse)
-            stmt.finalbody = self.block(stmt.finalbody)
-        elif isinstance(stmt, ast.Match):
-            for case in stmt.cases:
-                case.body = self.block(case.body)
+        _rewrite_blocks(stmt, self.block, lambda body: self.block(body, iter_loop=first_body_iter))
 
     def rewrite_lr(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
@@ -312,23 +296,30 @@ class _Functions:
             self.nested(stmt)
             return
         self.cell.rewrite_lr(stmt)
-        if isinstance(stmt, _LOOPS):
-            stmt.body = self.block(stmt.body)
-            stmt.orelse = self.block(stmt.orelse)
-        elif isinstance(stmt, ast.If):
-            stmt.body = self.block(stmt.body)
-            stmt.orelse = self.block(stmt.orelse)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            stmt.body = self.block(stmt.body)
-        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-            stmt.body = self.block(stmt.body)
-            for handler in stmt.handlers:
-                handler.body = self.block(handler.body)
-            stmt.orelse = self.block(stmt.orelse)
-            stmt.finalbody = self.block(stmt.finalbody)
-        elif isinstance(stmt, ast.Match):
-            for case in stmt.cases:
-                case.body = self.block(case.body)
+        _rewrite_blocks(stmt, self.block, self.block)
+
+
+def _rewrite_blocks(stmt: ast.stmt, block, loop_body) -> None:
+    """Rewrite every statement list nested in a compound statement with `block`
+    (a loop's own body with `loop_body`: the cell's loops get iteration points there).
+    One walk for cells and for lesson functions, so both reach the same statements."""
+    if isinstance(stmt, _LOOPS):
+        stmt.body = loop_body(stmt.body)
+        stmt.orelse = block(stmt.orelse)
+    elif isinstance(stmt, ast.If):
+        stmt.body = block(stmt.body)
+        stmt.orelse = block(stmt.orelse)
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        stmt.body = block(stmt.body)
+    elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        stmt.body = block(stmt.body)
+        for handler in stmt.handlers:
+            handler.body = block(handler.body)
+        stmt.orelse = block(stmt.orelse)
+        stmt.finalbody = block(stmt.finalbody)
+    elif isinstance(stmt, ast.Match):
+        for case in stmt.cases:
+            case.body = block(case.body)
 
 
 def _is_generator(fn: ast.AST) -> bool:
