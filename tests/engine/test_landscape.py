@@ -237,11 +237,11 @@ def test_per_point_fallback_where_vmap_refuses():
     assert evaluate(f, thetas) == [5.0, 10.0]
 
 
-def test_divergence_hint_names_the_critical_lr(make_lesson):
+def test_nonfinite_cost_names_the_critical_lr(make_lesson):
     lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "200")])
     state = Runner(lesson, lr_override=0.3, landscape=True).run_to_end()
     assert state.costs and not math.isfinite(state.costs[-1].cost)
-    assert "0.18" in state.hint.en and "0.18" in state.hint.ko
+    assert state.nonfinite.lr == 0.3 and state.nonfinite.critical_lr == pytest.approx(0.1803, abs=1e-4)
 
 
 def test_jsonl_landscape_event_schema(make_lesson):

@@ -193,7 +193,7 @@ def test_divergence_growth_pauses_names_the_parameter_and_offers_the_way_back(sg
         assert div.kind == "nonfinite" and div.iteration == blown and div.last_finite == blown - 1
         assert state.iteration == blown and len(state.costs) == blown
         assert all(math.isfinite(c.cost) for c in state.costs)
-        assert state.hint is not None
+        assert state.nonfinite is not None
         runner.goto(div.back_point)  # what `b` does at a divergence pause
         back = runner.wait(TIMEOUT)
         assert back.iteration == div.growth_start and back.divergence is None

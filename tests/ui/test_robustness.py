@@ -128,7 +128,7 @@ async def test_huge_lr_on_a_bundled_lesson_diverges_visibly_and_keys_still_work(
             await wait_for(pilot, lambda: screen.runner.state is not before
                            and screen.runner.state.status != "running" and settled(screen), 60)
         state = screen.runner.state
-        assert state.status != "running" and state.hint is not None
+        assert state.status != "running" and state.nonfinite is not None
         assert any(not math.isfinite(p.cost) for p in state.costs)
         assert any(not all(map(math.isfinite, flat(t.value))) for t in state.tensors)
         text = screen_text(app)

@@ -57,8 +57,10 @@ from tutor.engine.instrument import (
     CHECK, ECHO, FITER, FLOOP, FLOOP_ABORT, FLOOP_END, FPAUSE, ITER, LOOP, LOOP_END, LR, PAUSE,
     UPDATE, UPDATED, InstrumentedCell, instrument,
 )
-from tutor.engine.lesson import Cell, Lesson, Text
-from tutor.engine.state import BackwardGraph, CostPoint, Divergence, ErrorInfo, Frame, RunState, UntilOutcome
+from tutor.engine.lesson import Cell, Lesson
+from tutor.engine.state import (
+    BackwardGraph, CostPoint, Divergence, ErrorInfo, Frame, NonFiniteCost, RunState, UntilOutcome,
+)
 from tutor.engine.until import Condition, parse_until
 
 MPL_BACKEND = "module://tutor.engine.mpl_backend"
@@ -89,12 +91,6 @@ _UNSET = object()
 # A free run captures the autograd graph of at most one backward() per this many
 # seconds (capturing costs about 0.1 ms per graph node: bench/graph.py).
 GRAPH_INTERVAL = 0.25
-
-DIVERGENCE_HINT = Text(
-    en="The cost is no longer a finite number: the learning rate is probably too large. "
-    "Try a smaller one.",
-    ko="비용이 더 이상 유한한 수가 아닙니다. 학습률이 너무 큰 것 같습니다. 더 작은 값으로 해 보세요.",
-)
 
 # Run modes: where the worker stops next (TO_CELL: at the end of cell `target_cell`).
 FREE, STMT, ITER_MODE, GOTO, TO_CELL = range(5)
@@ -244,7 +240,7 @@ class _Run:
         self.outputs: dict[int, _Capture] = {}
         self.cells_done: list[int] = []
         self.error: ErrorInfo | None = None
-        self.hint: Text | None = None
+        self.nonfinite: NonFiniteCost | None = None
         self.finished = False
         self.lesson_lr: float | None = None
         self.opt_original: dict[int, tuple[Any, list[float]]] = {}
@@ -945,7 +941,7 @@ class _Run:
         if self.until is not None and not self.replaying:
             self.check_until(iteration, cost)
         if cost is not None and not math.isfinite(cost):
-            self.hint = divergence_hint(lr, self.critical_lr())
+            self.nonfinite = nonfinite_cost(lr, self.critical_lr())
             if self.mode == FREE and not self.headless:
                 self.stop_soon = True
         if self.mode == FREE and not self.headless and not self.replaying and cost is not None:
@@ -1080,7 +1076,7 @@ class _Run:
         name, growth = dv.fastest_update(self.measured)
         self.divergence = replace(self.divergence, parameter=name, update_growth=growth)
         if self.divergence.kind == "nonfinite":
-            self.hint = DIVERGENCE_HINT
+            self.nonfinite = NonFiniteCost(lr=self.lr_in_force())
         self.measure = None
         self.measured = []
 
@@ -1160,7 +1156,7 @@ class _Run:
             output_truncated=truncated,
             cells_done=tuple(self.cells_done),
             error=self.error,
-            hint=self.hint,
+            nonfinite=self.nonfinite,
             finished=self.finished,
             frame=self.where(),
             figures={cell: tuple(views) for cell, views in getattr(self, "figures", {}).items()},
@@ -1209,17 +1205,12 @@ class _Run:
             return None
 
 
-def divergence_hint(lr: float | None, critical: float | None) -> Text:
-    """The divergence hint; with the critical learning rate when it is known and the
-    lr in force is above it (the number the landscape view shows)."""
+def nonfinite_cost(lr: float | None, critical: float | None) -> NonFiniteCost:
+    """The fact of a nan/inf cost; with the critical learning rate when it is known
+    and the lr in force is above it (the number the landscape view shows)."""
     if critical is None or lr is None or lr <= critical:
-        return DIVERGENCE_HINT
-    return Text(
-        en=f"{DIVERGENCE_HINT.en} Here lr = {lr:g} is above 2/λmax = {critical:.3g}: "
-        f"every step overshoots further (try lr < {critical:.3g}).",
-        ko=f"{DIVERGENCE_HINT.ko} 여기서 lr = {lr:g}는 2/λmax = {critical:.3g}보다 커서 "
-        f"걸음마다 더 멀리 넘어갑니다(lr < {critical:.3g}로 해 보세요).",
-    )
+        return NonFiniteCost(lr=lr)
+    return NonFiniteCost(lr=lr, critical_lr=critical)
 
 
 def _state_size(state: RunState) -> int:

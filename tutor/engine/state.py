@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tutor.engine.lesson import Text
 
 SMALL_TENSOR = 64  # tensors with more elements are shown as stats, not values
 INSPECT_LIMIT = 64 * 64  # the inspector gets a tensor whole up to this many elements
@@ -361,6 +360,17 @@ class Divergence:
 
 
 @dataclass(frozen=True)
+class NonFiniteCost:
+    """The cost became nan or inf: the learning rate is probably too large (the UI
+    words it: ui/i18n.py `nonfinite_words`). `lr` is the lr in force; `critical_lr` is
+    2/λmax (the number the landscape view shows) when it is known and `lr` is above it,
+    else None."""
+
+    lr: float | None = None
+    critical_lr: float | None = None
+
+
+@dataclass(frozen=True)
 class RunState:
     status: Status = "idle"
     cell: int | None = None  # index (Lesson.cells) of the cell running / about to run
@@ -380,7 +390,7 @@ class RunState:
     output_truncated: bool = False
     cells_done: tuple[int, ...] = ()  # cells that ran to the end
     error: ErrorInfo | None = None
-    hint: Text | None = None  # e.g. the divergence hint
+    nonfinite: NonFiniteCost | None = None  # the cost became nan/inf
     finished: bool = False  # every runnable cell ran
     # The last update of each parameter (optimizer step or hand-written), in the
     # order the parameters were updated; see UpdateView.

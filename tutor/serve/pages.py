@@ -3,12 +3,14 @@
 Self-contained (inline style, no script, nothing fetched from elsewhere), because
 they are shown before a login, when nothing else of the server may be read. Every
 text is in Korean and English at once: the page is shown before the app, so the
-learner has not chosen a language yet.
+learner has not chosen a language yet. The words are in tutor/ui/i18n.py (`serve.*`).
 """
 
 from __future__ import annotations
 
 from html import escape
+
+from tutor.ui.i18n import t
 
 _STYLE = """
 body { background: #0c181f; color: #e8eef2; font-family: sans-serif;
@@ -31,46 +33,52 @@ def _page(title: str, body: str) -> str:
     )
 
 
-LOGIN_TITLE = "tutor — 로그인 · log in"
+def _ko(key: str, **values: object) -> str:
+    return t(key, "ko", **values)
+
+
+def _en(key: str, **values: object) -> str:
+    return t(key, "en", **values)
+
+
+LOGIN_TITLE = f"tutor — {_ko('serve.login')} · {_en('serve.login')}"
 
 
 def login_page(error: bool = False, name: str = "") -> str:
     """The form: fields `name` and `password`, posted to /login."""
     message = ""
     if error:
-        message = ("<p class=\"error\" id=\"login-error\">이름 또는 비밀번호가 틀렸습니다."
-                   "<br><span class=\"en\">Wrong name or password.</span></p>")
+        message = (f"<p class=\"error\" id=\"login-error\">{_ko('serve.login_error')}"
+                   f"<br><span class=\"en\">{_en('serve.login_error')}</span></p>")
     return _page(LOGIN_TITLE, (
-        "<h1>tutor — 로그인 <span class=\"en\">· log in</span></h1>"
+        f"<h1>tutor — {_ko('serve.login')} <span class=\"en\">· {_en('serve.login')}</span></h1>"
         f"{message}"
         "<form method=\"post\" action=\"/login\">"
-        "<label for=\"name\">이름 <span class=\"en\">· name</span></label>"
+        f"<label for=\"name\">{_ko('serve.name')} <span class=\"en\">· {_en('serve.name')}</span></label>"
         f"<input id=\"name\" name=\"name\" autocomplete=\"username\" value=\"{escape(name)}\" "
         "required autofocus>"
-        "<label for=\"password\">비밀번호 <span class=\"en\">· password</span></label>"
+        f"<label for=\"password\">{_ko('serve.password')} <span class=\"en\">· {_en('serve.password')}</span></label>"
         "<input id=\"password\" name=\"password\" type=\"password\" "
         "autocomplete=\"current-password\" required>"
-        "<button type=\"submit\" id=\"login\">로그인 · log in</button>"
+        f"<button type=\"submit\" id=\"login\">{_ko('serve.login')} · {_en('serve.login')}</button>"
         "</form>"
     ))
 
 
 def full_page(limit: int) -> str:
     """Shown instead of the app when --max-sessions sessions are open."""
-    return _page("tutor — 서버가 가득 찼습니다 · server full", (
-        "<h1 id=\"server-full\">서버가 가득 찼습니다 <span class=\"en\">· server full</span></h1>"
-        f"<p>이 서버는 세션을 동시에 {limit}개까지 열 수 있는데, 지금 모두 열려 있습니다. "
-        "다른 탭을 닫거나 잠시 뒤에 다시 시도해 주세요."
-        f"<br><span class=\"en\">This server allows {limit} sessions at once, and all of "
-        "them are open. Close another tab or try again in a while.</span></p>"
+    return _page(f"tutor — {_ko('serve.full')} · {_en('serve.full')}", (
+        f"<h1 id=\"server-full\">{_ko('serve.full')} <span class=\"en\">· {_en('serve.full')}</span></h1>"
+        f"<p>{_ko('serve.full_text', limit=limit)}"
+        f"<br><span class=\"en\">{_en('serve.full_text', limit=limit)}</span></p>"
     ))
 
 
 def forbidden_page() -> str:
     """A websocket from another site's page (its Origin is not this server)."""
-    return _page("tutor — 거부됨 · forbidden", (
-        "<h1>거부됨 <span class=\"en\">· forbidden</span></h1>"
-        "<p>다른 사이트에서 온 연결은 받지 않습니다."
-        "<br><span class=\"en\">Connections from another site's page are refused."
+    return _page(f"tutor — {_ko('serve.forbidden')} · {_en('serve.forbidden')}", (
+        f"<h1>{_ko('serve.forbidden')} <span class=\"en\">· {_en('serve.forbidden')}</span></h1>"
+        f"<p>{_ko('serve.forbidden_text')}"
+        f"<br><span class=\"en\">{_en('serve.forbidden_text')}"
         "</span></p>"
     ))

@@ -43,7 +43,7 @@ class TutorApp(App):
     TITLE = "tutor"
 
     BINDINGS = [
-        Binding("l", "toggle_lang", "한국어", id="app.lang"),
+        Binding("l", "toggle_lang", t("app.lang", "en"), id="app.lang"),
         Binding("question_mark", "help", "help", id="app.help"),
     ]
 

@@ -369,6 +369,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "until.end": ("{condition} was not met: the lesson's code has run to the end.",
                   "{condition} 조건을 만족하지 못한 채 강의 코드가 끝까지 실행되었습니다."),
+    # the engine's NonFiniteCost fact (ui/steer_words.py nonfinite_words)
+    "nonfinite.hint": (
+        "The cost is no longer a finite number: the learning rate is probably too large. "
+        "Try a smaller one.",
+        "비용이 더 이상 유한한 수가 아닙니다. 학습률이 너무 큰 것 같습니다. 더 작은 값으로 해 보세요.",
+    ),
+    "nonfinite.critical": (
+        "Here lr = {lr} is above 2/λmax = {critical}: every step overshoots further (try lr < {critical}).",
+        "여기서 lr = {lr}는 2/λmax = {critical}보다 커서 걸음마다 더 멀리 넘어갑니다(lr < {critical}로 해 보세요).",
+    ),
     "divergence.nonfinite": (
         "The learning rate is probably too large: the cost became {cost} at iter {iteration}; "
         "paused after iter {last}, the last finite one.",
@@ -392,6 +402,48 @@ STRINGS: dict[str, tuple[str, str]] = {
     # help
     "help.title": ("Keys", "키"),
     "help.footer": ("? or escape closes this help", "? 또는 escape로 닫습니다"),
+    # the cell editor (screens/edit_cell.py)
+    "edit.title": ("Edit cell {number} (line {line})", "셀 {number} 고치기 ({line}번째 줄)"),
+    "edit.keys": ("ctrl+r run from the start · ctrl+s save a copy · escape cancel", "ctrl+r 처음부터 실행 · ctrl+s 사본 저장 · escape 취소"),
+    "edit.norun": ("This cell is shown, never run.", "이 셀은 보여 주기만 하고 실행하지 않습니다."),
+    "edit.error": ("line {line}: {message}", "{line}번째 줄: {message}"),
+    "edit.saved": ("Saved a copy: {path}", "사본을 저장했습니다: {path}"),
+    "edit.save_failed": ("Could not save the copy: {reason}", "사본을 저장하지 못했습니다: {reason}"),
+    "edit.run": ("run", "실행"),
+    "edit.save": ("save copy", "사본 저장"),
+    "edit.cancel": ("cancel", "취소"),
+    # the prediction screen (screens/predict.py)
+    "predict.title": ("What will cell {number} print?", "셀 {number}은(는) 무엇을 출력할까요?"),
+    "predict.keys": ("enter new line · ctrl+s done · escape cancel", "enter 줄 바꿈 · ctrl+s 완료 · escape 취소"),
+    "predict.empty": ("Type what you expect the cell to print first.", "먼저 셀이 출력할 내용을 적어 보세요."),
+    "predict.match": ("✓ Your prediction matches the output.", "✓ 예상이 출력과 같습니다."),
+    "predict.differ": ("✗ The output differs from your prediction.", "✗ 출력이 예상과 다릅니다."),
+    "predict.waiting": ("Your prediction (the cell has not run yet):", "내 예상 (셀을 아직 실행하지 않았습니다):"),
+    "predict.prediction": ("your prediction", "내 예상"),
+    "predict.actual": ("output", "출력"),
+    "predict.submit": ("done", "완료"),
+    "predict.cancel": ("cancel", "취소"),
+    # the hints panel (widgets/hints.py)
+    "hints.counter": ("hint {number}/{total}", "힌트 {number}/{total}"),
+    "hints.no_more": ("No more hints in this section.", "이 절에는 더 이상 힌트가 없습니다."),
+    "hints.none": ("This section has no hints.", "이 절에는 힌트가 없습니다."),
+    # tutor serve's own HTML pages (serve/pages.py), shown in both languages at once
+    "serve.login": ("log in", "로그인"),
+    "serve.login_error": ("Wrong name or password.", "이름 또는 비밀번호가 틀렸습니다."),
+    "serve.name": ("name", "이름"),
+    "serve.password": ("password", "비밀번호"),
+    "serve.full": ("server full", "서버가 가득 찼습니다"),
+    "serve.full_text": (
+        "This server allows {limit} sessions at once, and all of them are open. "
+        "Close another tab or try again in a while.",
+        "이 서버는 세션을 동시에 {limit}개까지 열 수 있는데, 지금 모두 열려 있습니다. "
+        "다른 탭을 닫거나 잠시 뒤에 다시 시도해 주세요.",
+    ),
+    "serve.forbidden": ("forbidden", "거부됨"),
+    "serve.forbidden_text": (
+        "Connections from another site's page are refused.",
+        "다른 사이트에서 온 연결은 받지 않습니다.",
+    ),
 }
 
 

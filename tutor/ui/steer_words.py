@@ -1,6 +1,7 @@
-"""Words for the engine's steering facts: run-until outcomes, divergence, branches.
+"""Words for the engine's steering facts: run-until outcomes, divergence, a nan/inf cost,
+branches.
 
-The engine reports plain facts (`UntilOutcome`, `Divergence` in RunState; `Branch`
+The engine reports plain facts (`UntilOutcome`, `Divergence`, `NonFiniteCost` in RunState; `Branch`
 in the session); these pure functions word them in the learner's language from the
 strings in tutor/ui/i18n.py, so the output pane and the cost plot say the same thing
 in both languages and tests can check the words without an app.
@@ -8,7 +9,7 @@ in both languages and tests can check the words without an app.
 
 from __future__ import annotations
 
-from tutor.engine.state import Divergence, UntilOutcome
+from tutor.engine.state import Divergence, NonFiniteCost, UntilOutcome
 from tutor.ui.i18n import t
 from tutor.ui.widgets.status_line import fmt_cost
 
@@ -19,6 +20,15 @@ def until_words(outcome: UntilOutcome, lang: str) -> str:
     if outcome.reason == "met" and outcome.parameter is not None:
         return t("until.met_grad", lang, parameter=outcome.parameter, norm=fmt_cost(outcome.grad_norm), **values)
     return t(f"until.{outcome.reason}", lang, **values)
+
+
+def nonfinite_words(fact: NonFiniteCost, lang: str) -> str:
+    """The cost became nan/inf: the lr is probably too large; with the critical lr
+    when the engine found the lr in force above it."""
+    text = t("nonfinite.hint", lang)
+    if fact.critical_lr is None or fact.lr is None:
+        return text
+    return f"{text} " + t("nonfinite.critical", lang, lr=f"{fact.lr:g}", critical=f"{fact.critical_lr:.3g}")
 
 
 def divergence_words(div: Divergence, lang: str) -> str:

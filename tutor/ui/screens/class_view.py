@@ -68,7 +68,7 @@ class ClassApp(App):
     TITLE = "tutor class"
     BINDINGS = [
         Binding("r", "refresh_table", "refresh", id="class.refresh"),
-        Binding("l", "toggle_lang", "한국어", id="class.lang"),
+        Binding("l", "toggle_lang", t("class.lang", "en"), id="class.lang"),
         Binding("q", "quit", "quit", id="class.quit"),
     ]
 

@@ -17,59 +17,18 @@ show broken code on purpose, are never refused for a syntax error.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
 from tutor.engine.edit import locate_syntax_error, save_lesson_copy
 from tutor.engine.lesson import Lesson
-
-STRINGS = {
-    "en": {
-        "title": "Edit cell {number} (line {line})",
-        "keys": "ctrl+r run from the start · ctrl+s save a copy · escape cancel",
-        "norun": "This cell is shown, never run.",
-        "error": "line {line}: {message}",
-        "saved": "Saved a copy: {path}",
-        "save_failed": "Could not save the copy: {reason}",
-        "edit.run": "run",
-        "edit.save": "save copy",
-        "edit.cancel": "cancel",
-    },
-    "ko": {
-        "title": "셀 {number} 고치기 ({line}번째 줄)",
-        "keys": "ctrl+r 처음부터 실행 · ctrl+s 사본 저장 · escape 취소",
-        "norun": "이 셀은 보여 주기만 하고 실행하지 않습니다.",
-        "error": "{line}번째 줄: {message}",
-        "saved": "사본을 저장했습니다: {path}",
-        "save_failed": "사본을 저장하지 못했습니다: {reason}",
-        "edit.run": "실행",
-        "edit.save": "사본 저장",
-        "edit.cancel": "취소",
-    },
-}
-
-
-def _t(lang: str, key: str, **values: object) -> str:
-    return STRINGS.get(lang, STRINGS["en"])[key].format(**values)
-
-
-def localize_footer(screen: Screen, strings: dict[str, dict[str, str]], lang: str) -> None:
-    """Give `screen`'s bindings footer labels in `lang`, looked up by binding id
-    (the keys themselves stay declared once, in BINDINGS)."""
-    table = strings.get(lang, strings["en"])
-    key_to_bindings = screen._bindings.key_to_bindings
-    for key, bindings in key_to_bindings.items():
-        key_to_bindings[key] = [
-            dataclasses.replace(b, description=table[b.id]) if b.id in table else b
-            for b in bindings
-        ]
+from tutor.ui.i18n import localize_bindings, t
 
 
 class EditCellScreen(ModalScreen[str | None]):
@@ -141,17 +100,17 @@ class EditCellScreen(ModalScreen[str | None]):
         self.saved_path: Path | None = None
         # (lesson-file line, message) of the syntax error that refused the last run/save
         self.error: tuple[int, str] | None = None
-        localize_footer(self, STRINGS, lang)
+        localize_bindings(self, lang)
 
     def compose(self) -> ComposeResult:
         cell = self.cell
         with Vertical(id="edit-dialog"):
             yield Static(
-                _t(self.lang, "title", number=cell.index + 1, line=cell.line), id="edit-title"
+                t("edit.title", self.lang, number=cell.index + 1, line=cell.line), id="edit-title"
             )
-            keys = _t(self.lang, "keys")
+            keys = t("edit.keys", self.lang)
             if cell.norun:
-                keys = f"{_t(self.lang, 'norun')} {keys}"
+                keys = f"{t('edit.norun', self.lang)} {keys}"
             yield Static(keys, id="edit-keys")
             yield TextArea.code_editor(
                 self.initial_source, language="python", id="edit-source"
@@ -185,7 +144,7 @@ class EditCellScreen(ModalScreen[str | None]):
             return True
         row, column, message = found
         self.error = (self.cell.line + row - 1, message)
-        self._show(_t(self.lang, "error", line=self.error[0], message=message), "error")
+        self._show(t("edit.error", self.lang, line=self.error[0], message=message), "error")
         document = self.editor.document
         row = min(row - 1, document.line_count - 1)
         column = min(column, len(document.get_line(row)))
@@ -208,8 +167,8 @@ class EditCellScreen(ModalScreen[str | None]):
                 self.lesson, self.cell.index, self.source, dest_dir=self.lessons_dir
             )
         except (OSError, ValueError) as exc:
-            self._show(_t(self.lang, "save_failed", reason=exc), "error")
+            self._show(t("edit.save_failed", self.lang, reason=exc), "error")
             return
         self.saved_path = path
-        self._show(_t(self.lang, "saved", path=path), "ok")
+        self._show(t("edit.saved", self.lang, path=path), "ok")
         self.post_message(self.CopySaved(path))

@@ -31,7 +31,7 @@ from tutor.session import (
 )
 from tutor.ui.i18n import error_text, localize_bindings, t
 from tutor.ui.reload import POLL_SECONDS, file_signature, reload_lesson
-from tutor.ui.steer_words import branch_words, divergence_words, until_words
+from tutor.ui.steer_words import branch_words, divergence_words, nonfinite_words, until_words
 from tutor.ui.widgets.code_view import CodeView
 from tutor.ui.widgets.hints import HintsPanel
 from tutor.ui.widgets.chart_pane import ChartPane
@@ -321,8 +321,8 @@ class LessonScreen(Screen):
             e = state.error
             error = error_text(e, lang)
             error += f"\n{self.lesson.path.name}:{e.line} · {t('lesson.error_recover', lang)}"
-        if state.hint is not None:
-            hint = state.hint.get(lang)
+        if state.nonfinite is not None:
+            hint = nonfinite_words(state.nonfinite, lang)
         elif state.finished:
             hint = t("lesson.finished", lang)
         steer = [until_words(state.until, lang)] if state.until is not None else []

@@ -31,38 +31,9 @@ from textual.widgets import Footer, Static, TextArea
 
 from tutor.engine.compare import compare_output, lines_match
 from tutor.engine.lesson import Cell
-from tutor.ui.screens.edit_cell import localize_footer
-
-STRINGS = {
-    "en": {
-        "title": "What will cell {number} print?",
-        "keys": "enter new line · ctrl+s done · escape cancel",
-        "empty": "Type what you expect the cell to print first.",
-        "match": "✓ Your prediction matches the output.",
-        "differ": "✗ The output differs from your prediction.",
-        "waiting": "Your prediction (the cell has not run yet):",
-        "prediction": "your prediction",
-        "actual": "output",
-        "predict.submit": "done",
-        "predict.cancel": "cancel",
-    },
-    "ko": {
-        "title": "셀 {number}은(는) 무엇을 출력할까요?",
-        "keys": "enter 줄 바꿈 · ctrl+s 완료 · escape 취소",
-        "empty": "먼저 셀이 출력할 내용을 적어 보세요.",
-        "match": "✓ 예상이 출력과 같습니다.",
-        "differ": "✗ 출력이 예상과 다릅니다.",
-        "waiting": "내 예상 (셀을 아직 실행하지 않았습니다):",
-        "prediction": "내 예상",
-        "actual": "출력",
-        "predict.submit": "완료",
-        "predict.cancel": "취소",
-    },
-}
+from tutor.ui.i18n import localize_bindings, t
 
 
-def _t(lang: str, key: str, **values: object) -> str:
-    return STRINGS.get(lang, STRINGS["en"])[key].format(**values)
 
 
 def outputs_match(expected: str, got: str) -> bool:
@@ -81,18 +52,18 @@ def prediction_result(prediction: str, actual: str | None, lang: str = "en") -> 
     """
     if actual is None:
         return Group(
-            RichText(_t(lang, "waiting"), style="bold"),
+            RichText(t("predict.waiting", lang), style="bold"),
             RichText(prediction.rstrip("\n")),
         )
     matched = outputs_match(prediction, actual)
     verdict = RichText(
-        _t(lang, "match" if matched else "differ"),
+        t("predict.match" if matched else "predict.differ", lang),
         style="bold green" if matched else "bold red",
     )
     table = Table(expand=True, box=None, pad_edge=False, show_edge=False)
     table.add_column("", width=1, no_wrap=True)
-    table.add_column(_t(lang, "prediction"), ratio=1, overflow="fold")
-    table.add_column(_t(lang, "actual"), ratio=1, overflow="fold")
+    table.add_column(t("predict.prediction", lang), ratio=1, overflow="fold")
+    table.add_column(t("predict.actual", lang), ratio=1, overflow="fold")
     for guess, got in zip_longest(_lines(prediction), _lines(actual), fillvalue=None):
         same = guess is not None and got is not None and lines_match(guess, got)
         table.add_row(
@@ -178,12 +149,12 @@ class PredictScreen(ModalScreen[str | None]):
         self.cell = cell
         self.lang = lang
         self.initial = prediction
-        localize_footer(self, STRINGS, lang)
+        localize_bindings(self, lang)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="predict-dialog"):
-            yield Static(_t(self.lang, "title", number=self.cell.index + 1), id="predict-title")
-            yield Static(_t(self.lang, "keys"), id="predict-keys")
+            yield Static(t("predict.title", self.lang, number=self.cell.index + 1), id="predict-title")
+            yield Static(t("predict.keys", self.lang), id="predict-keys")
             yield TextArea(self.initial, id="predict-text", soft_wrap=True)
             yield Static("", id="predict-message")
         yield Footer()
@@ -196,7 +167,7 @@ class PredictScreen(ModalScreen[str | None]):
     def action_submit(self) -> None:
         text = self.query_one("#predict-text", TextArea).text
         if not text.strip():
-            self.query_one("#predict-message", Static).update(_t(self.lang, "empty"))
+            self.query_one("#predict-message", Static).update(t("predict.empty", self.lang))
             return
         self.dismiss(text)
 

@@ -16,23 +16,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tutor.engine.lesson import Text
-
-STRINGS = {
-    "en": {
-        "counter": "hint {number}/{total}",
-        "no_more": "No more hints in this section.",
-        "none": "This section has no hints.",
-    },
-    "ko": {
-        "counter": "힌트 {number}/{total}",
-        "no_more": "이 절에는 더 이상 힌트가 없습니다.",
-        "none": "이 절에는 힌트가 없습니다.",
-    },
-}
+from tutor.ui.i18n import t
 
 
-def _t(lang: str, key: str, **values: object) -> str:
-    return STRINGS.get(lang, STRINGS["en"])[key].format(**values)
 
 
 class HintsPanel(Widget):
@@ -104,9 +90,9 @@ class HintsPanel(Widget):
         total = len(self.hints)
         for number, hint in enumerate(self.hints[: self.revealed], start=1):
             parts.append(
-                RichText(_t(self.lang, "counter", number=number, total=total), style="bold")
+                RichText(t("hints.counter", self.lang, number=number, total=total), style="bold")
             )
             parts.append(Markdown(hint.get(self.lang)))
         if self.notice:
-            parts.append(RichText(_t(self.lang, self.notice), style="italic"))
+            parts.append(RichText(t(f"hints.{self.notice}", self.lang), style="italic"))
         return Group(*parts)
