@@ -229,20 +229,18 @@ def main() -> int:
     rss_mb = result["ru_maxrss_kb"] / 1024
     pss_mb = smaps["Pss"] / 1024
     uss_mb = (smaps["Private_Clean"] + smaps["Private_Dirty"]) / 1024
-    learners = int(HOST_GIB * 1024 // pss_mb)
 
     print(f"lesson: {result['lesson']} ({lesson_path.name}, {lesson_path.stat().st_size:,} bytes), "
           f"{result['iterations']} iterations in {result['seconds']:.2f} s, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
-    print(f"peak RSS: {rss_mb:.0f} MB (target <= {TARGET_MB} MB): ratio {rss_mb / TARGET_MB:.2f}")
+    print(f"app process alone (no torch; its kernel processes below): peak RSS {rss_mb:.0f} MB (target <= {TARGET_MB} MB): ratio {rss_mb / TARGET_MB:.2f}")
     floor_mb = floor["floor_kb"] / 1024
     lesson_mb = (floor["with_lesson_kb"] - floor["loaded_kb"]) / 1024  # not the loader's imports
     overhead_mb = rss_mb - floor_mb
     print(f"floor (bare torch + torch.optim.SGD + textual.app, no app): {floor_mb:.0f} MB peak RSS")
-    print(f"app over the floor: {overhead_mb:+.0f} MB (app/floor {rss_mb / floor_mb:.3f}); of which "
+    print(f"app process against the floor: {overhead_mb:+.0f} MB (app/floor {rss_mb / floor_mb:.3f}); of which "
           f"the lesson's own code run plainly: {lesson_mb:.0f} MB, engine and UI: {overhead_mb - lesson_mb:.0f} MB")
-    print(f"at the end: RSS {smaps['Rss'] / 1024:.0f} MB, PSS {pss_mb:.0f} MB, USS {uss_mb:.0f} MB "
+    print(f"app process at the end: RSS {smaps['Rss'] / 1024:.0f} MB, PSS {pss_mb:.0f} MB, USS {uss_mb:.0f} MB "
           f"(anonymous {smaps['Anonymous'] / 1024:.0f} MB), with one other torch process alive")
-    print(f"learners per {HOST_GIB} GiB host (from PSS): {learners}")
     ratio = report_kernel_session(result, smaps, floor_shared)
     report_browser_session(browser)
     return 0 if rss_mb <= TARGET_MB and ratio <= RATIO_TARGET else 1
