@@ -112,3 +112,21 @@ for epoch in range(EPOCHS):
 def sources():
     """The gradient-descent fixture sources (EPOCHS is replaced by each test)."""
     return SimpleNamespace(SETUP=SETUP, LOOP_LR=LOOP_LR, LOOP_SGD=LOOP_SGD)
+
+
+@pytest.fixture
+def client(kernel_host):
+    """`client(lesson, **kwargs)`: a KernelClient on the session's zygote, closed after
+    the test (the kernel and checkpoint tests)."""
+    from tutor.engine.kernel.client import KernelClient
+
+    made = []
+
+    def make(lesson, **kwargs):
+        c = KernelClient(kernel_host, lesson, **kwargs)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()

@@ -19,20 +19,6 @@ from tutor.engine.runner import Runner
 TIMEOUT = 30
 
 
-@pytest.fixture
-def client(kernel_host):
-    made = []
-
-    def make(lesson, **kwargs) -> KernelClient:
-        c = KernelClient(kernel_host, lesson, **kwargs)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
-
-
 def _fit(sources, epochs: int, *more: str) -> list[str]:
     """The fixture's gradient descent with lr 0.01 (0.1 diverges over hundreds of epochs)."""
     return [sources.SETUP.replace("lr = 0.1", "lr = 0.01"),

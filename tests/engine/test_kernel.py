@@ -14,24 +14,9 @@ import time
 import pytest
 import torch
 
-from tutor.engine.kernel.client import KernelClient
 from tutor.engine.runner import Runner
 
 TIMEOUT = 30
-
-
-@pytest.fixture
-def client(kernel_host):
-    made = []
-
-    def make(lesson, **kwargs) -> KernelClient:
-        c = KernelClient(kernel_host, lesson, **kwargs)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 def _fit(sources, epochs: int) -> list[str]:
