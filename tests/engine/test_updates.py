@@ -345,3 +345,67 @@ def test_updates_inside_a_lesson_function_equal_torch(make_lesson):
     assert updates["W"].before == (W1,)
     assert updates["b"].rule == "manual" and updates["b"].after == (b2,)
     assert updates["b"].before == (b1,) and updates["b"].source == "b -= lr * b.grad"
+
+
+LONG = 3000
+
+
+def test_a_free_run_copies_only_the_steps_it_shows(make_lesson, monkeypatch):
+    """Copying a step costs about a third of a small training step: a free run copies
+    those just before a publication and the loop's last ones, not all 3000; what it
+    shows after a pause and at the end is still the step just made, equal to torch."""
+    import tutor.engine.updates as updates
+
+    copied = []
+    real_grab = updates._grab
+    monkeypatch.setattr(updates, "_grab", lambda t: copied.append(1) or real_grab(t))
+    make = "torch.optim.SGD([W], lr=0.01)"
+    lesson = make_lesson([SETUP, STEP_LOOP.format(make=make, steps=LONG)])
+    runner = Runner(lesson)
+    try:
+        runner.next()
+        runner.wait(30)
+        runner.run()
+        state = runner.wait(60)
+        assert state.status == "done", state.error
+        (update,) = state.updates
+        before, grad, after, _, _ = plain_run(make, LONG)
+        assert update.iteration == LONG - 1
+        assert update.before == head(before) and update.after == head(after)
+        assert update.term("grad") == head(grad)
+        # 3 grabs per step (W, its grad, W after): far fewer than every step's
+        assert len(copied) < 3 * LONG // 4, len(copied)
+
+        runner.jump(1000)  # back, by a replay: it copies the steps near its target
+        state = runner.wait(60)
+        assert state.iteration == 1000
+        (update,) = state.updates
+        before, grad, after, _, _ = plain_run(make, 1000)
+        assert update.iteration == 999
+        assert update.before == head(before) and update.after == head(after)
+    finally:
+        runner.close()
+
+
+def test_states_kept_during_a_free_run_show_their_own_step(make_lesson, monkeypatch):
+    """Every state a free run keeps in its history (a step back shows it at once)
+    carries the update of the iteration just before it, also when that iteration's
+    step was not copied (here every other one, whatever the timing)."""
+    from tutor.engine import runner as runner_module
+
+    monkeypatch.setattr(runner_module._Run, "shows_next_step",
+                        lambda self, p: self.iteration + 1 >= self.tail_from or self.iteration % 2 == 0)
+    monkeypatch.setattr(runner_module, "PUBLISH_INTERVAL", 0.0)  # a publication at every point
+    make = "torch.optim.SGD([W], lr=0.01)"
+    lesson = make_lesson([SETUP, STEP_LOOP.format(make=make, steps=LONG)])
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        assert runner.wait(60).status == "done"
+        kept = [s for s, *_ in runner._history.values() if s.iteration is not None and s.updates]
+        assert len(kept) > 3
+        for s in kept:
+            (update,) = s.updates
+            assert update.iteration == s.iteration - 1
+    finally:
+        runner.close()

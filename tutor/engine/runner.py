@@ -245,6 +245,7 @@ class _Run:
         self.lesson_lr: float | None = None
         self.opt_original: dict[int, tuple[Any, list[float]]] = {}
         self.last_publish = 0.0
+        self.iter_at = 0.0  # time.monotonic() at the last iteration point (shows_next_step)
         self._tensor_cls: type = object
         self._optimizer_cls: type = object
         # Parameter updates (optimizer steps, hand-written `W -= ...`), captured only
@@ -509,7 +510,9 @@ class _Run:
             elif self.stop_soon or (self.tail and self.loop_key is None):
                 self.suspend(p)  # a pause requested in a loop stops after it at the latest
             elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
-                self.publish(snapshot=True, index=p, keep=True)
+                # kept only outside loops: inside one, the iteration's step may be
+                # still to come or not copied (shows_next_step)
+                self.publish(snapshot=True, index=p, keep=self.loop_key is None)
         elif mode == STMT:
             self.suspend(p)
         elif mode == GOTO:
@@ -568,7 +571,7 @@ class _Run:
             elif self.iteration >= self.tail_from:  # one of the loop's last iterations
                 self.keep(p)
             elif time.monotonic() - self.last_publish >= PUBLISH_INTERVAL:
-                self.publish(snapshot=True, index=p, keep=True)
+                self.publish(snapshot=True, index=p, keep=self.fresh_updates())
         elif mode == GOTO:
             if p >= self.target:
                 self.suspend(p)
@@ -576,6 +579,33 @@ class _Run:
             self.suspend(p)
         if p >= self.next_change:
             self.lr_step(p)
+        if self.recorder is not None:
+            self.recorder.armed = self.shows_next_step(p)
+
+    def fresh_updates(self) -> bool:
+        """Were this iteration's updates copied? Only then is a state published now
+        kept in the history (a step back there shows it as stepping would)."""
+        return self.recorder is None or self.recorder.armed
+
+    def shows_next_step(self, p: int) -> bool:
+        """Will a state someone sees show the parameter updates made in the iteration
+        that starts at point p? Copying them costs about a third of a small training
+        step, so a free run copies only those of the iterations just before a
+        publication is due (and of a loop's last iterations, a requested pause, a run
+        until a condition), a replay only those near its target; stepping copies all."""
+        if self.replaying:
+            if self.mode != GOTO:
+                return True
+            points = self.iter_points
+            span = p - points[-2] if len(points) > 1 else 0
+            return span <= 0 or self.target - p <= 2 * span
+        if self.mode != FREE or self.headless:
+            return True
+        if self.tail or self.stop_soon or self.until is not None or self.iteration + 1 >= self.tail_from:
+            return True
+        now = time.monotonic()
+        span, self.iter_at = now - self.iter_at, now
+        return now + 2 * span >= self.last_publish + PUBLISH_INTERVAL
 
     def loop_hook(self, loop: int, iterable: Any) -> Any:
         """A top-level `for` loop starts: note which of its iterations are the last few."""
@@ -616,12 +646,16 @@ class _Run:
             self.record(self.iteration)
         self.loop_key = self.iteration = None
         self.tail_from = NO_TAIL
+        if self.recorder is not None:
+            self.recorder.armed = True
 
     def floop_abort_hook(self, loop: int) -> None:
         """The loop ends by an exception: no record of a half iteration."""
         if self.loop_key == ("def", loop):
             self.loop_key = self.iteration = None
             self.tail_from = NO_TAIL
+            if self.recorder is not None:
+                self.recorder.armed = True
 
     def scope(self) -> dict[str, Any]:
         """The names lesson code sees where it is: the function's locals first, then
@@ -699,12 +733,16 @@ class _Run:
             self.last_loop = (self.loop_key, self.iter_points)
         self.loop_key = self.iteration = None
         self.tail_from = NO_TAIL
+        if self.recorder is not None:
+            self.recorder.armed = True  # steps outside loops are always copied
 
     def cell_end_hook(self) -> None:
         """The pause point at the end of a cell (between cells; no line)."""
         p = self.points
         self.points = p + 1
         self.line = None
+        if self.recorder is not None:
+            self.recorder.armed = True  # (a loop left by an exception the cell caught)
         if self.cancel:
             raise _Cancelled()
         if self.runner.point_hook is not None:
@@ -1067,6 +1105,8 @@ class _Run:
             self.resume = False
         if self.cancel:
             raise _Cancelled()
+        if self.recorder is not None:
+            self.recorder.armed = True  # the rest of this iteration, whatever comes next
         workdir.enter(self, self.runner._workdir)
         self.status = "running"
         self.publish(snapshot=False, index=index)

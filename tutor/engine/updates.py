@@ -114,6 +114,10 @@ class UpdateRecorder:
         self.optimizers: list[torch.optim.Optimizer] = []  # those that stepped, in order
         self._stepped: set = set()  # the same, for a quick "seen?" (optimizers hash by id)
         self._described: dict[int, tuple[tuple, str, UpdateView]] = {}  # id(param) -> (raw, name, view)
+        # False while no one will see the updates being made (a free run between two
+        # publications, a replay far from its target: the runner decides at each
+        # iteration point): steps are then only counted as seen, not copied.
+        self.armed = True
 
     # --- installation ----------------------------------------------------------
 
@@ -135,6 +139,9 @@ class UpdateRecorder:
         # Hot path (every training step): plain tuples and tolist(), no dataclasses,
         # no grad-mode switches; the records are turned into views when published.
         if threading.current_thread() is not self._thread:
+            return
+        if not self.armed:
+            self._seen(optimizer)
             return
         try:
             steps = []
@@ -166,9 +173,7 @@ class UpdateRecorder:
             where = self._where()
             groups = [dict(g) for g in optimizer.param_groups]  # its lr may change later
             kind = type(optimizer).__name__
-            if optimizer not in self._stepped:
-                self._stepped.add(optimizer)
-                self.optimizers.append(optimizer)
+            self._seen(optimizer)
             opt_state = optimizer.state
             records = self.records
             for p, before, grad, state_before, gi in steps:
@@ -186,13 +191,18 @@ class UpdateRecorder:
         except Exception:
             return
 
+    def _seen(self, optimizer: torch.optim.Optimizer) -> None:
+        if optimizer not in self._stepped:
+            self._stepped.add(optimizer)
+            self.optimizers.append(optimizer)
+
     # --- hand-written updates ----------------------------------------------------
 
     def manual_before(self, line: int, target: Any, operands: tuple[Any, ...]) -> None:
         """Before `target -= ...` (`target` is W for `W.data -= ...`): a tensor that
         requires grad, or any tensor updated by a product `a * b` (a hand-written
         gradient descent on a plain tensor); not sums such as `total += cost`."""
-        if not isinstance(target, torch.Tensor) or target.numel() == 0:
+        if not self.armed or not isinstance(target, torch.Tensor) or target.numel() == 0:
             return
         if not operands and not target.requires_grad:
             return
