@@ -328,6 +328,8 @@ class _Run:
             self.loop_key = self.iteration = self.frame = None
             self.outputs.setdefault(cell.index, _Capture())
             self.emit(ev.CellStarted(cell=cell.index, line=cell.line))
+            if self.runner.cell_hook is not None and not self.replaying:
+                self.runner.cell_hook(cell.index, cell.line)
             try:
                 exec(self.runner._compiled(cell).code, self.ns)
             except (_Cancelled, KeyboardInterrupt):
@@ -1311,6 +1313,10 @@ class Runner:
     # and the point's number, before anything else happens there (the kernel forks its
     # checkpoints here: engine/kernel/checkpoints.py). None in-process.
     point_hook: Callable[["_Run", int], None] | None = None
+    # Called on the worker thread when a cell starts (not in a replay), with its index
+    # and first lesson line: a kernel notes where it is (kernel.py, CellWatch) without
+    # an event handler, which would make every iteration build an event. None in-process.
+    cell_hook: Callable[[int, int], None] | None = None
 
     def __init__(
         self,
@@ -1383,6 +1389,15 @@ class Runner:
         if isinstance(found, SyntaxError):
             raise found
         return found
+
+    def precompile(self) -> None:
+        """Instrument and compile every cell now (a kernel does it while idle), not
+        when a run first reaches it (then it costs the run a few ms per cell)."""
+        for cell in self.lesson.runnable_cells:
+            try:
+                self._compiled(cell)
+            except SyntaxError:
+                pass  # kept, raised when the run reaches the cell
 
     # --- commands ------------------------------------------------------------------
 

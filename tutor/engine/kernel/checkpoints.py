@@ -43,7 +43,7 @@ DOUBLE_EVERY = 16  # ...doubled after every this many checkpoints of one lineage
 # ...and never less than this many times what a fork costs the kernel (measured as it
 # goes: 4 ms on a quiet machine, several times that on a loaded one), so checkpoints
 # cost a free run at most about 1/FORK_FACTOR of its time (plus copy-on-write faults).
-FORK_FACTOR = 12
+FORK_FACTOR = 50
 FORK_COST = 0.004  # a fork's cost before one was measured (the zygote's last fork, else this)
 MIN_GAP = 0.002  # a cell end this soon after the last checkpoint gets none
 MAX_CHECKPOINTS = 32  # per lesson, kept by the app (thinned: see client.py)
@@ -225,7 +225,7 @@ class _Checkpoint:
         except OSError:
             pass
         watch = CellWatch(where)
-        runner._on_event = watch
+        runner.cell_hook = watch
         runner._cell_watch = watch
         conn = connect(old.address, old.authkey, ("hello", old.cid, gen, os.getpid()))
         kernel = Kernel(runner, conn, old.lifeline, cid=old.cid, gen=gen,

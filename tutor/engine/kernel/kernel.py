@@ -40,7 +40,7 @@ MEMORY_WORDS = ("can't allocate memory", "Cannot allocate memory", "out of memor
 
 
 class CellWatch:
-    """The Runner's event handler in a kernel: writes the cell that started last, and
+    """The Runner's cell_hook in a kernel: writes the cell that started last, and
     its first line, into a small shared file the app reads when the kernel dies. An
     mmap write needs no GIL on the reading side: it is there even when the worker
     went straight from the cell's start into a C call that starved the IO loop."""
@@ -62,9 +62,10 @@ class CellWatch:
         if self._map is not None:
             WHERE.pack_into(self._map, 0, -1, -1)
 
-    def __call__(self, event: Any) -> None:
-        if self._map is not None and type(event).__name__ == "CellStarted":
-            WHERE.pack_into(self._map, 0, event.cell, event.line)
+    def __call__(self, cell: int, line: int) -> None:
+        """The Runner's cell_hook: cell `cell` (its first line `line`) starts."""
+        if self._map is not None:
+            WHERE.pack_into(self._map, 0, cell, line)
 
 
 class KernelRunner(Runner):
@@ -208,6 +209,7 @@ class Kernel:
         self.runner._io_thread = threading.get_ident()
         try:
             self.send_state()
+            self.runner.precompile()
             while True:
                 # A replay that arrives at a point the runner already shows (from its
                 # history) publishes nothing: look again soon while a run is going on.
@@ -325,8 +327,8 @@ def start(request: dict, lifeline: int, address: str, authkey: bytes) -> None:
         except OSError:
             pass
         cell_started = CellWatch(request.get("where"))
-        runner = KernelRunner(lesson, lr_override=request["lr_override"], on_event=cell_started,
-                              **request.get("options", {}))
+        runner = KernelRunner(lesson, lr_override=request["lr_override"], **request.get("options", {}))
+        runner.cell_hook = cell_started
         runner._cell_watch = cell_started
         limit_memory(memory)
         conn = connect(address, authkey, ("hello", request["cid"], request["gen"], os.getpid()))

@@ -50,11 +50,22 @@ def _warm_up() -> float:
     import torch.optim
 
     torch.set_num_threads(1)
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    # One throwaway training step: the first optimizer imports torch._dynamo and
+    # sympy, the first backward() and step() more of torch's lazily imported modules.
+    w = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.1)
+    (w * 2).sum().backward()
+    optimizer.step()
+    # Every engine module a kernel uses, so that a lesson's first run imports nothing.
+    import tutor.engine.autograd_graph  # noqa: F401
+    import tutor.engine.backward_steps  # noqa: F401
+    import tutor.engine.figures  # noqa: F401
+    import tutor.engine.inspection  # noqa: F401
     import tutor.engine.kernel.checkpoints  # noqa: F401
     import tutor.engine.kernel.kernel  # noqa: F401
     import tutor.engine.runner  # noqa: F401
     import tutor.engine.snapshot  # noqa: F401
+    import tutor.engine.updates  # noqa: F401
 
     return time.perf_counter() - started
 
