@@ -146,6 +146,41 @@ def test_no_torch_in_the_app_and_no_process_outlives_it(tmp_path):
                 child.wait()
 
 
+EARLY = """
+import json, os, sys
+from tutor.engine.kernel.client import KernelHost
+host = KernelHost()
+print(json.dumps(dict(zygote=host.proc.pid, dir=host.dir)), flush=True)
+sys.stdin.readline()
+os._exit(0)  # the app is gone, torch still importing in the zygote
+"""
+
+
+def test_an_app_gone_while_torch_still_imports_leaves_no_zygote(tmp_path):
+    """The zygote starts with the app and imports torch for seconds (2.5 s here with
+    the optimizer's dynamo imports): an app quit or killed meanwhile must not leave it
+    importing on a core another process needs."""
+    child = subprocess.Popen([sys.executable, "-c", EARLY], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        assert line, child.stderr.read()
+        report = json.loads(line)
+        time.sleep(0.2)  # well inside the warm-up
+        assert not _gone(report["zygote"])
+        child.stdin.write("\n")
+        child.stdin.flush()
+        child.wait(10)
+        started = time.monotonic()
+        assert not _wait_gone([report["zygote"]], 1.0), "the zygote went on importing"
+        assert time.monotonic() - started < 1.0
+        assert not Path(report["dir"]).exists()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 OS_EXIT = """\
 ---
 id: exits

@@ -27,11 +27,10 @@ from textual.reactive import reactive
 
 from tutor.engine.lesson import Lesson
 from tutor.progress import Progress
-from tutor.session import LessonSession, RunArchive
+from tutor.session import RunArchive
 from tutor.ui.i18n import localize_bindings, other, t
 from tutor.ui.reload import POLL_SECONDS, dir_signature, relative_error
 from tutor.ui.screens.help import HelpScreen
-from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.picker import PickerScreen
 
 
@@ -84,6 +83,14 @@ class TutorApp(App):
         self.kernel_host = kernel_host
         self._owns_kernel_host = kernel_host is None
         self.kernel_memory = kernel_memory
+        if kernel_host is None:
+            # The zygote starts first of all: torch imports in its own process on the
+            # other core while this one imports Textual and paints (measured: the
+            # first frame is no later, and a lesson is ready sooner; docs/decisions.md).
+            from tutor.engine.kernel.client import KernelHost
+            from tutor.engine.kernel.protocol import DEFAULT_MEMORY
+
+            self.kernel_host = KernelHost(memory=kernel_memory or DEFAULT_MEMORY)
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
@@ -123,13 +130,6 @@ class TutorApp(App):
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
-        if self.kernel_host is None:
-            # The zygote starts once the picker is painted: importing torch beside the
-            # first paint on a 2-core host would delay it.
-            from tutor.engine.kernel.client import KernelHost
-            from tutor.engine.kernel.protocol import DEFAULT_MEMORY
-
-            self.kernel_host = KernelHost(memory=self.kernel_memory or DEFAULT_MEMORY)
         if self._on_first_frame is not None:
             self._on_first_frame()
         self._load_engine()
@@ -172,6 +172,10 @@ class TutorApp(App):
         return self.runner_class(lesson, lr_override=lr_override, landscape=True)
 
     def open_lesson(self, lesson: Lesson) -> None:
+        # imported here: the picker paints first without the lesson screen's modules
+        from tutor.session import LessonSession
+        from tutor.ui.screens.lesson import LessonScreen
+
         self.push_screen(LessonScreen(LessonSession(lesson, self.progress, self.previous_runs)))
 
     def watch_lang(self, lang: str) -> None:

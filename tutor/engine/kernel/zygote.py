@@ -70,6 +70,33 @@ def _warm_up() -> float:
     return time.perf_counter() - started
 
 
+def _watch_lifeline_meanwhile(lifeline: int, address: str):
+    """An app that ends while torch is still importing (a quick `q`, a start-up
+    benchmark) must not leave this process importing for seconds more, on a core
+    someone else needs: a thread watches the lifeline during the warm-up only.
+    Returns the function that stops it (and waits for it)."""
+    import threading
+
+    stop_r, stop_w = os.pipe()
+
+    def watch() -> None:
+        ready, _, _ = select.select([lifeline, stop_r], [], [])
+        if lifeline in ready and stop_r not in ready:
+            shutil.rmtree(os.path.dirname(address), ignore_errors=True)
+            os._exit(0)
+
+    thread = threading.Thread(target=watch, name="tutor-zygote-lifeline", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        os.write(stop_w, b"x")
+        thread.join()
+        os.close(stop_r)
+        os.close(stop_w)
+
+    return stop
+
+
 def main(argv: list[str]) -> None:
     conn = Connection(int(argv[0]))
     lifeline = int(argv[1])
@@ -90,11 +117,14 @@ def main(argv: list[str]) -> None:
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    stop_watch = _watch_lifeline_meanwhile(lifeline, address)
     try:
         seconds = _warm_up()
     except Exception as exc:  # noqa: BLE001 - a broken torch install: the app says so
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    finally:
+        stop_watch()  # single-threaded again before any fork
     gc.collect()
     gc.freeze()
     # Children end: SIGCHLD wakes the select below through this pipe.
