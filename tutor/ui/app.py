@@ -1,8 +1,8 @@
 """The Textual app: a lesson picker and lesson screens over the engine.
 
 The app process never imports torch: lesson code runs in kernel processes
-(tutor/engine/kernel/). When the app mounts it starts the zygote (a fresh
-interpreter that imports torch while the picker shows); lesson screens show
+(tutor/engine/kernel/). When the app is built it starts the zygote (a fresh
+interpreter that imports torch while the picker paints and shows); lesson screens show
 "loading torch…" until `engine_ready` turns true, then create their runner, a
 `KernelClient` (the Runner's methods, its code in a kernel forked from the zygote).
 Tests hand in one `KernelHost` for the whole session (`kernel_host=`).
@@ -79,7 +79,7 @@ class TutorApp(App):
         self._dir_signature: tuple | None = None
         self._too_small = False
         # The zygote and listener the lesson kernels come from: given (tests share
-        # one), or started at mount and ended with the app.
+        # one), or started here and ended with the app.
         self.kernel_host = kernel_host
         self._owns_kernel_host = kernel_host is None
         self.kernel_memory = kernel_memory

@@ -91,17 +91,20 @@ class Policy:
         self.count = 0
         self.last_point = -1
         self.last_elapsed = float("-inf")
+        self.last_wall = float("-inf")  # time.monotonic() at the last checkpoint
 
     def __call__(self, run: Any, point: int) -> None:
         if run.headless or run.cancel or point <= self.last_point:
             return
-        now = elapsed(run)
+        cell_end = run.line is None
+        if self.every is None and not cell_end and time.monotonic() - self.last_wall < self.spacing:
+            return  # the worker's CPU time since then is no more than the wall time
+        now = elapsed(run)  # (a system call: only when a checkpoint may be due)
         if self.every is not None:
-            if run.line is None or point - self.last_point >= self.every:
+            if cell_end or point - self.last_point >= self.every:
                 self._fork(run, point, now)
             return
         gap = now - self.last_elapsed
-        cell_end = run.line is None
         if gap < (MIN_GAP if cell_end else self.spacing):
             return
         self._fork(run, point, now)
@@ -128,7 +131,7 @@ class Policy:
             took = time.perf_counter() - started
             self.fork_cost = 0.7 * self.fork_cost + 0.3 * took
             self.count += 1
-            self.last_point, self.last_elapsed = point, now
+            self.last_point, self.last_elapsed, self.last_wall = point, now, time.monotonic()
             if self.count % DOUBLE_EVERY == 0:
                 self.base *= 2
             self.spacing = max(self.base, FORK_FACTOR * self.fork_cost)
@@ -235,6 +238,7 @@ class _Checkpoint:
         runner._moved_by = moved_by
         runner.set_lr_schedule(schedule)  # the app's: equal to this copy's before its point
         run._ck_base, run._ck_start = self.now, time.thread_time()
+        policy.last_wall = time.monotonic()  # CPU time from here is no more than wall time
         from tutor.engine.runner import GOTO
 
         with run.cv:
