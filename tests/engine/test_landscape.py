@@ -327,3 +327,80 @@ def test_big_models_get_smaller_grids():
     assert grid_sizes(2, 8) == (40, 20) and grid_sizes(1, 8) == (101,)
     assert grid_sizes(2, 130_000) == (16, 8)  # a 784-100-10 MLP on 64 samples
     assert grid_sizes(2, 10**9) == (10, 5) and grid_sizes(1, 10**9) == (21,)
+
+
+def _count_calls(monkeypatch, owner, name):
+    calls = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_a_free_run_recomputes_the_landscape_only_while_it_is_looked_at(make_lesson, monkeypatch):
+    """The surface (a grid of costs and the Hessian's λmax) is about a tenth of a
+    small model's free run: it follows the run only while the landscape view is
+    shown; a pause still carries it exact for its point, and showing the view at a
+    pause that carries an older one recomputes it at once."""
+    from tutor.engine.landscape import LandscapeTracker
+
+    computed = _count_calls(monkeypatch, LandscapeTracker, "_compute")
+    monkeypatch.setattr("tutor.engine.runner.PUBLISH_INTERVAL", 0.0)  # a publication at every point
+    monkeypatch.setattr("tutor.engine.landscape.MIN_INTERVAL", 0.0)
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "300")])
+    counts = {}
+    for view in ("cost", "landscape"):
+        computed.clear()
+        runner = Runner(lesson, landscape=True, view=view)
+        try:
+            runner.run()
+            state = runner.wait(60)
+            assert state.status == "done"
+            counts[view] = len(computed)
+        finally:
+            runner.close()
+    assert counts["cost"] <= 3 < 20 < counts["landscape"], counts
+
+    runner = Runner(lesson, landscape=True)  # the cost plot shown
+    try:
+        runner.run()
+        assert runner.wait(60).status == "done"
+        runner.jump(150)  # back: a replay to a point no one computed the landscape at
+        state = runner.wait(60)
+        values = {t.name: t.value for t in state.tensors}
+        here = (values["W"][0], values["b"][0])
+        stale = state.landscape
+        runner.show_view("landscape")
+        land = runner.wait(10).landscape
+        assert land is not None and land.point == pytest.approx(here, rel=1e-6)
+        assert land.path[-1] == land.point and len(land.path) == 151
+        assert stale is None or stale.point != land.point or stale is land
+    finally:
+        runner.close()
+
+
+def test_a_free_run_captures_backward_graphs_only_while_the_graph_is_looked_at(make_lesson, monkeypatch):
+    """Capturing a backward() costs ~0.1 ms a node: a free run captures them a few times
+    a second only while the graph view is shown; a loop's last iterations always."""
+    import tutor.engine.autograd_graph as graph
+    from tutor.engine import runner as runner_module
+
+    captured = _count_calls(monkeypatch, graph, "capture")
+    monkeypatch.setattr(runner_module, "GRAPH_INTERVAL", 0.0)  # whenever allowed
+    lesson = make_lesson([DATA, SGD_LOOP.replace("EPOCHS", "300")])
+    counts = {}
+    for view in ("plot", "graph"):
+        captured.clear()
+        runner = Runner(lesson, view=view)
+        try:
+            runner.run()
+            state = runner.wait(60)
+            assert state.status == "done" and state.backward is not None
+            counts[view] = len(captured)
+        finally:
+            runner.close()
+    assert counts["plot"] <= runner_module.TAIL_POINTS + 1 < 100 < counts["graph"], counts

@@ -108,6 +108,8 @@ async def test_v_cycles_the_chart_pane_and_an_lr_above_critical_is_said_at_once(
         await pilot.press("v")
         await wait_for(pilot, lambda: chart.current == "landscape")
         assert chart.border_title == "landscape"
+        # the kernel is told, and every kernel after it (a reset forks a new one)
+        assert screen.runner.options["view"] == "landscape"
         view = screen.query_one(LandscapeView).render().plain
         assert "lr 0.1 < 2/λmax = 0.25" in view and "x w" in view  # d²/dw² of (2w − 4)² is 8
         assert not any("2/λmax" in str(n.message) for n in app._notifications)
@@ -125,6 +127,7 @@ async def test_v_cycles_the_chart_pane_and_an_lr_above_critical_is_said_at_once(
         for _ in views[1:]:
             await pilot.press("v")
         await wait_for(pilot, lambda: chart.current == "plot")
+        assert screen.runner.options["view"] == "plot"
 
 
 def _snapshot_steps(keys):

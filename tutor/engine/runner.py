@@ -248,6 +248,7 @@ class _Run:
         self.iter_at = 0.0  # time.monotonic() at the last iteration point (shows_next_step)
         self._tensor_cls: type = object
         self._optimizer_cls: type = object
+        self._lr_source: tuple[str, Any] | None = None  # (name, optimizer) lr_in_force found last
         # Parameter updates (optimizer steps, hand-written `W -= ...`), captured only
         # when someone will see them: not in a headless run without JSONL.
         self.capture_updates = not headless or runner._record_every_iteration
@@ -861,6 +862,8 @@ class _Run:
             return True
         if self.iteration is not None and self.iteration >= self.tail_from:
             return True
+        if self.runner._view != "graph":  # no one looks while it runs (Runner.show_view)
+            return False
         return time.monotonic() - self.graph_at >= GRAPH_INTERVAL
 
     # --- learning rate, cost, iteration records ---------------------------------
@@ -932,28 +935,52 @@ class _Run:
             tracker.current(force=True)
         return tracker.critical
 
-    def lr_in_force(self) -> float | None:
+    def _lookup(self, name: str, local: dict[str, Any] | None) -> Any:
+        """`name` where the lesson code is: the function's locals first (scope())."""
+        if local is not None and name in local:
+            return local[name]
+        return self.ns.get(name)
+
+    def _optimizer(self, local: dict[str, Any] | None) -> Any:
+        """The first torch.optim optimizer in scope() order (locals, then the
+        namespace). The one found last is checked first: this runs every iteration,
+        and a scan of the namespace costs more than the rest of record()."""
+        found = self._lr_source
+        if found is not None and self._lookup(found[0], local) is found[1]:
+            return found[1]
+        cls = self._optimizer_cls
+        for scope in (local, self.ns) if local is not None else (self.ns,):
+            for name, value in scope.items():
+                if isinstance(value, cls) and (scope is local or local is None or name not in local):
+                    self._lr_source = (name, value)
+                    return value
+        self._lr_source = None
+        return None
+
+    def lr_in_force(self, local: Any = _UNSET) -> float | None:
         override = self.override
         if override is not None:
             return override
-        ns = self.scope()
-        for value in ns.values():
-            if isinstance(value, self._optimizer_cls):
-                try:
-                    return float(value.param_groups[0]["lr"])
-                except (IndexError, KeyError, TypeError, ValueError):
-                    break
-        current = ns.get(self.lesson.lr_name)
+        if local is _UNSET:
+            local = self.frame_locals()
+        optimizer = self._optimizer(local)
+        if optimizer is not None:
+            try:
+                return float(optimizer.param_groups[0]["lr"])
+            except (IndexError, KeyError, TypeError, ValueError):
+                pass
+        current = self._lookup(self.lesson.lr_name, local)
         if _is_number(current):
             return float(current)
         return self.lesson_lr
 
-    def current_cost(self) -> float | None:
+    def current_cost(self, local: Any = _UNSET) -> float | None:
+        if local is _UNSET:
+            local = self.frame_locals()
         name = self.lesson.cost_name
-        ns = self.scope()
         if name is None:
-            name = "cost" if "cost" in ns else "loss"
-        value = ns.get(name)
+            name = "cost" if "cost" in self.ns or (local is not None and "cost" in local) else "loss"
+        value = self._lookup(name, local)
         if isinstance(value, self._tensor_cls):
             if value.numel() != 1:
                 return None
@@ -966,8 +993,9 @@ class _Run:
         return None
 
     def record(self, iteration: int) -> None:
-        cost = self.current_cost()
-        lr = self.lr_in_force()
+        local = self.frame_locals()  # once: a function frame's f_locals is rebuilt per read
+        cost = self.current_cost(local)
+        lr = self.lr_in_force(local)
         step = self.steps
         self.steps = step + 1
         if cost is not None:
@@ -1094,6 +1122,7 @@ class _Run:
             if silent:  # the runner already shows this point (from its history)
                 self.take_snapshot(self.runner._snapshotter)  # "changed since" counts from here
                 self.runner._refresh_inspected(self)  # kept while another tensor was inspected
+                self.runner._refresh_landscape(self)  # kept while no one looked at it
             else:
                 shown = self.publish(snapshot=True, index=index)
                 if shown is not None:
@@ -1178,7 +1207,13 @@ class _Run:
         landscape = problem = None
         if self.landscape is not None:
             if self.ns:
-                landscape = self.landscape.current(force=snapshot and status != "running")
+                tracker = self.landscape
+                if self.status == "running" and runner._view != "landscape" and tracker.last is not None:
+                    # the run goes on (a publication, a kept state) and no one looks:
+                    # the one computed last (a pause, the loop's start; see show_view)
+                    landscape = tracker.last
+                else:
+                    landscape = tracker.current(force=snapshot and status != "running")
             problem = self.landscape.problem
         return RunState(
             landscape=landscape,
@@ -1327,12 +1362,16 @@ class Runner:
         torch_threads: int | None = TORCH_THREADS,
         landscape: bool = False,
         graph_events: bool = False,
+        view: str = "cost",
     ) -> None:
         self.lesson = lesson
         self._workdir = workdir.lesson_dir(lesson.path)  # lesson code runs there (workdir.py)
         # Track the cost landscape (engine/landscape.py): RunState.landscape, and a
         # LandscapeEvent at the end of each steppable loop for on_event.
         self._landscape = landscape
+        # The view the learner looks at beside the code ("cost", "landscape", "graph";
+        # see show_view): what a free run keeps up to date for it.
+        self._view = view
         # Report a `Backward` event (the captured graph) for every backward() call.
         self._graph_events = graph_events
         # Pause-point counts at which backward() was called, first time passed
@@ -1740,6 +1779,23 @@ class Runner:
                 _, (_, _, _, dropped) = history.popitem(last=False)
                 self._history_size -= dropped
 
+    def show_view(self, view: str) -> None:
+        """The learner now looks at `view` ("landscape", "graph", or another: the cost
+        plot, the default). While
+        running freely, the landscape's surface (a grid of costs, the Hessian's λmax:
+        about a tenth of a small model's free run) is recomputed only while it is
+        looked at, and backward() graphs are captured a few times a second only then;
+        paused states carry both, exact for their point (shown at once here when the
+        run waits and the view needs them)."""
+        with self._lock:
+            self._view = view
+            run = self._run
+            if run is None:
+                return
+            with run.cv:
+                if (run.suspended and not run.resume) or run.ended:
+                    self._refresh_landscape(run)
+
     def inspect(self, name: str | None) -> None:
         """Carry the tensor `name` whole in the states from now on (None: none),
         for the inspector. At a pause or after the end, the current state gets it at
@@ -1755,6 +1811,20 @@ class Runner:
             with run.cv:
                 if (run.suspended and not run.resume) or run.ended:
                     self._refresh_inspected(run)
+
+    def _refresh_landscape(self, run: "_Run") -> None:
+        """Give the waiting run's state the landscape of its own point when the
+        landscape is looked at and the state carries an older one (a state from the
+        history, or one published while running). Called with the run waiting."""
+        tracker = run.landscape
+        if self._view != "landscape" or tracker is None or self._run is not run or not run.ns:
+            return
+        state = self.state
+        if state.landscape is not None and tracker.last is state.landscape \
+                and tracker.computed_points == len(tracker.path):
+            return
+        landscape = tracker.current(force=True)
+        self.state = replace(state, landscape=landscape, landscape_problem=tracker.problem)
 
     def _refresh_inspected(self, run: "_Run") -> None:
         """Give the current state the inspected tensor if it shows another (a state

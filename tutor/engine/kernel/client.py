@@ -359,6 +359,13 @@ class KernelClient:
                 return
             self._command("set_lr", value)
 
+    def show_view(self, view: str) -> None:
+        """Runner.show_view, kept for every kernel after this one (a fresh fork gets
+        it with its options, one resumed from a checkpoint by a command)."""
+        with self._lock:
+            self.options = {**self.options, "view": view}
+            self._command("show_view", view)
+
     def run_until(self, condition: Any) -> None:
         """Runner.run_until in the kernel; a text is parsed here first, so a refused
         one raises UntilError in the caller and changes nothing."""
@@ -540,6 +547,8 @@ class KernelClient:
         self._show(replace(state, status="running", pause_index=k), self._pair[1])
         for name, args in carried:
             self._command(name, *args)
+        if "view" in self.options:  # the checkpoint's runner may predate it
+            self._command("show_view", self.options["view"])
         return True
 
     def _checkpoint(self, hello: tuple, conn: Connection) -> None:

@@ -32,6 +32,7 @@ FORWARDED: tuple[str, ...] = (
     "goto",
     "clear_history",
     "inspect",  # inspector: one tensor whole in RunState.inspected
+    "show_view",  # the chart pane's view: what a free run keeps up to date
 )
 
 # Runner methods whose return value the caller waits for (in its own thread).

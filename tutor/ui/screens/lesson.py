@@ -13,6 +13,7 @@ line follows every tick.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -107,6 +108,7 @@ class LessonScreen(Screen):
         self.session = session
         session.notice = self._notice
         self._last_state: RunState | None = None
+        self._viewing_runner: Any = None  # the runner told which view is shown
         self._prose_key: tuple | None = None
         self._plot_built_at = 0.0
         self._detail_at = 0.0
@@ -205,6 +207,11 @@ class LessonScreen(Screen):
 
     def refresh_from_state(self) -> None:
         """Timer: render the runner's latest state if it is a new one."""
+        runner = self.session.runner
+        if runner is not self._viewing_runner:  # a new runner (torch loaded, an edit)
+            self._viewing_runner = runner
+            if self.query_one(ChartPane).current in ("landscape", "graph"):
+                self._show_view()
         state = self.session.tick()
         if state is None or state is self._last_state:
             return
@@ -420,7 +427,14 @@ class LessonScreen(Screen):
         chart = self.query_one(ChartPane)
         current = chart.cycle()
         chart.border_title = t(f"pane.{current}", self.lang)
+        self._show_view()
         self.rerender()
+
+    def _show_view(self) -> None:
+        """The runner keeps a free run's landscape or graph up to date only while shown."""
+        runner = self.session.runner
+        if runner is not None:
+            runner.show_view(self.query_one(ChartPane).current)
 
     def action_step_back(self) -> None:
         self.session.step_back()
