@@ -17,9 +17,7 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
     `progress_path` so that nothing touches the learner's real progress file, and
     may share one `kernel_host` between apps: one zygote instead of one per app)."""
     from tutor.engine import loader
-    from tutor.engine.kernel.protocol import parse_size
-    from tutor.ui.app import TutorApp
-    from tutor.ui.reload import relative_error
+    from tutor.engine.kernel.protocol import DEFAULT_MEMORY, parse_size
 
     lessons_dir = Path(args.lessons) if args.lessons else loader.bundled_lessons_dir()
     if args.lessons and not lessons_dir.is_dir():
@@ -41,6 +39,16 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
             raise UsageError(str(exc)) from None
         if open_lesson is None:
             raise UsageError(f"unknown lesson: {args.lesson}")
+    own_host = kernel_host is None
+    if own_host:
+        # The zygote starts before Textual is even imported: torch's import (2 s and
+        # more) runs on the other core while the app imports, reads lessons and paints.
+        from tutor.engine.kernel.client import KernelHost
+
+        kernel_host = KernelHost(memory=memory or DEFAULT_MEMORY)
+    from tutor.ui.app import TutorApp
+    from tutor.ui.reload import relative_error
+
     return TutorApp(
         lessons,
         [relative_error(str(e), lessons_dir) for e in errors],
@@ -51,6 +59,7 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
         on_first_frame=on_first_frame,
         live_reload=bool(getattr(args, "watch", False)),
         kernel_host=kernel_host,
+        owns_kernel_host=own_host,
         kernel_memory=memory,
     )
 

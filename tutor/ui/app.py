@@ -61,6 +61,7 @@ class TutorApp(App):
         live_reload: bool = False,
         kernel_host=None,
         kernel_memory: int | None = None,
+        owns_kernel_host: bool | None = None,
     ) -> None:
         super().__init__()
         self.lessons = lessons
@@ -80,13 +81,14 @@ class TutorApp(App):
         self._too_small = False
         # The zygote and listener the lesson kernels come from: given (tests share
         # one), or started here and ended with the app.
+        # owns_kernel_host: this app closes it when it ends (build_app starts one
+        # before importing Textual; tests share one and close it themselves).
         self.kernel_host = kernel_host
-        self._owns_kernel_host = kernel_host is None
+        self._owns_kernel_host = kernel_host is None if owns_kernel_host is None else owns_kernel_host
         self.kernel_memory = kernel_memory
         if kernel_host is None:
             # The zygote starts first of all: torch imports in its own process on the
-            # other core while this one imports Textual and paints (measured: the
-            # first frame is no later, and a lesson is ready sooner; docs/decisions.md).
+            # other core while this one paints (docs/decisions.md).
             from tutor.engine.kernel.client import KernelHost
             from tutor.engine.kernel.protocol import DEFAULT_MEMORY
 
