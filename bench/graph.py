@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plain forward+backward:    {p * 1e6:8.1f} us")
     print(f"captured forward+backward: {c * 1e6:8.1f} us  (+{(c - p) * 1e6:.1f} us, "
           f"{(c - p) / nodes[0] * 1e6:.1f} us per node)")
-    print(f"free-run share at one capture per {GRAPH_INTERVAL} s: {(c - p) / GRAPH_INTERVAL * 100:.2f} %")
+    print(f"free-run share while the graph view is shown (one capture per {GRAPH_INTERVAL} s): "
+          f"{(c - p) / GRAPH_INTERVAL * 100:.2f} %; none while it is not")
     return 0
 
 

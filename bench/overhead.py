@@ -14,7 +14,7 @@ The same is measured for the loop inside a function defined in one cell and call
 from the next (`def train(): ...` then `train()`), where the engine stops inside the
 function's body (statement and iteration points with the function's frame).
 
-    .venv/bin/python bench/overhead.py [--repeat 9]
+    .venv/bin/python bench/overhead.py [--repeat 15]
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def engine(lesson) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args(argv)
     import torch
 

@@ -150,10 +150,17 @@ def test_a_segfault_names_its_lesson_line(make_lesson, client):
 
 @pytest.mark.parametrize("source", ["total = sum(range(10**11))", "import time\ntime.sleep(10**6)"])
 def test_a_call_that_never_returns_shows_running_and_reset_is_immediate(make_lesson, client, source):
-    remote = client(make_lesson(["x = 1\nprint('before')", source]))
+    lesson = make_lesson(["x = 1\nprint('before')", source])
+    remote = client(lesson)
     remote.wait(TIMEOUT)  # connected
     remote.run()
     time.sleep(0.3)
+    assert remote.state.status == "running"
+    # the cell it is stuck in, though its worker never published it (it holds the GIL)
+    deadline = time.monotonic() + 1.0
+    while remote.state.cell != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (remote.state.cell, remote.state.line) == (1, lesson.cells[1].line)
     assert remote.state.status == "running"
     started = time.monotonic()
     remote.reset()

@@ -42,6 +42,7 @@ from tutor.engine.state import ErrorInfo, RunState
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])  # the directory holding `tutor/`
 EXIT_STATUS_WAIT = 0.5  # seconds to wait for a dead kernel's exit status from its parent
 WATCHDOG_PERIOD = 0.1
+QUIET_STATE = 0.25  # seconds without a state from a running kernel: read where it is
 # A checkpoint is used for a goto when the replay it saves (its CPU seconds from the
 # start) is at least this many times what resuming costs (fork, connect: measured,
 # RESUME_COST at first). Lesson 05's first cells replay in ~30 ms: a fork is no gain.
@@ -253,7 +254,7 @@ class KernelHost:
 class _Incarnation:
     """One kernel process of a client (generation `gen`)."""
 
-    __slots__ = ("gen", "pid", "conn", "killed", "sent_at", "source", "target", "born")
+    __slots__ = ("gen", "pid", "conn", "killed", "sent_at", "source", "target", "born", "state_at")
 
     def __init__(self, gen: int, source: "_Checkpoint | None" = None, target: int = -1) -> None:
         self.gen = gen
@@ -264,6 +265,7 @@ class _Incarnation:
         self.conn: Connection | None = None
         self.killed = False
         self.sent_at: float | None = None  # oldest command not yet acknowledged
+        self.state_at = time.monotonic()  # when its last state message arrived
 
 
 class _Checkpoint:
@@ -697,6 +699,7 @@ class KernelClient:
             if inc is not self._current:
                 return
             self._schedule = schedule
+            inc.state_at = time.monotonic()
             if acked >= self._seq:
                 self._override = shown.lr_override
             costs = self._costs[:keep] + tail if keep else tail
@@ -723,9 +726,15 @@ class KernelClient:
 
     def _check_answer(self) -> None:
         """Watchdog: a kernel that acknowledges nothing for ANSWER_TIMEOUT is killed
-        (its worker holds the GIL: `sum(range(10**11))`)."""
+        (its worker holds the GIL: `sum(range(10**11))`). A running kernel silent for
+        QUIET_STATE is asked nothing, but the cell it started last is read from its
+        shared file (written without the GIL's say on this side): a worker that went
+        straight from a cell's start into such a C call never published that cell."""
         with self._lock:
             inc = self._current
+            if inc is not None and inc.conn is not None and self.state.status == "running" \
+                    and time.monotonic() - inc.state_at >= QUIET_STATE:
+                self._show_started_cell(inc)
             if inc is None or inc.conn is None or inc.sent_at is None or self._queries:
                 return
             if time.monotonic() - inc.sent_at < protocol.ANSWER_TIMEOUT:
@@ -734,6 +743,13 @@ class KernelClient:
             self._kill_current()
             error = self._fault("KernelUnresponsive")
             self._show(replace(self.state, status="error", error=error), self._back_from_error())
+            self._cv.notify_all()
+
+    def _show_started_cell(self, inc: _Incarnation) -> None:
+        where = self._where(inc.gen)
+        state, back = self._pair
+        if where is not None and where[0] != state.cell:
+            self._show(replace(state, cell=where[0], line=where[1], iteration=None, frame=None), back)
             self._cv.notify_all()
 
     def _died(self, inc: _Incarnation, pid: int | None, error: ErrorInfo | None) -> None:
