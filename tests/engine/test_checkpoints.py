@@ -193,3 +193,44 @@ def test_step_back_across_an_lr_change_equals_plain_torch_with_that_schedule(mak
     remote.run()  # and forward again across the change, to the same end
     again = remote.wait(TIMEOUT)
     assert again.costs == done.costs
+
+
+def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(make_lesson, sources, client):
+    """A goto served by a checkpoint shows the same "changed since" as a goto in one
+    process: the change from the state the learner saw before going back (the killed
+    kernel's), not from the checkpoint's own last pause. A big tensor (statistics only
+    in the states) counts as changed by its statistics."""
+    cells = _fit(sources, 300) + ["big = big + 1\nsame = same * 1"]
+    cells.insert(1, "big = torch.zeros(100)\nsame = torch.ones(100)")
+    lesson = make_lesson(cells)
+
+    def changes(state):
+        return {v.name: (v.changed, v.grad_changed, v.delta) for v in state.tensors}
+
+    local = Runner(lesson)
+    remote = client(lesson, checkpoints={"every": 25})
+    try:
+        for runner in (local, remote):
+            runner.run()
+            assert runner.wait(TIMEOUT).status == "done"
+            runner.jump(60)
+            assert runner.wait(TIMEOUT).iteration == 60
+        # a statement point inside iteration 60: never kept in a history (only
+        # iteration points and cell ends are), so both replay to it
+        target = remote.state.pause_index + 1
+        assert local.state.pause_index + 1 == target
+        for runner in (local, remote):
+            runner.run()
+            assert runner.wait(TIMEOUT).status == "done"
+        _wait_checkpoints(remote, 4)
+        assert any(0 < p < target for p in remote.checkpoints)
+        for runner in (local, remote):
+            runner.goto(target)
+        here, there = local.wait(TIMEOUT), remote.wait(TIMEOUT)
+        assert there.pause_index == here.pause_index == target
+        assert changes(there) == changes(here)
+        shown = changes(there)
+        assert shown["big"][0] is True and shown["same"][0] is False  # by their statistics
+        assert shown["W"][0] is True and shown["W"][2] is not None  # W at 60 minus W at the end
+    finally:
+        local.close()

@@ -14,6 +14,7 @@ that the next snapshot can say what changed (`changed`, `grad_changed`, `delta`)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -154,13 +155,37 @@ class Snapshotter:
         # the pause it shows, after its snapshot was taken: its change since the
         # previous pause is measured against these).
         self._earlier: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        # name -> (stats, grad stats or values) of big tensors shown by another process (seed)
+        self._previous_stats: dict[str, tuple[Any, Any]] = {}
         self.names: dict[int, str] = {}  # id(tensor) -> name at the last snapshot
 
     def forget(self) -> None:
         self._previous = {}
         self._views = {}
         self._earlier = {}
+        self._previous_stats = {}
         self.names = {}
+
+    def seed(self, shown: tuple[TensorView, ...]) -> None:
+        """The last pause was shown by another process (a kernel resumed from a
+        checkpoint replaces the one the learner saw): take its views as the previous
+        snapshot, so "changed since" counts from what the learner saw. Small tensors
+        come back whole from their values; a big one, whose view has statistics only,
+        counts as changed when its mean, std, min or max differ."""
+        previous: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        by_stats: dict[str, tuple[Any, Any]] = {}
+        for v in shown:
+            dtype = getattr(torch, v.dtype, None)
+            if v.value is None or not isinstance(dtype, torch.dtype):
+                by_stats[v.name] = (v.stats, v.grad_stats if v.grad is None else v.grad)
+                continue
+            try:
+                value = torch.tensor(v.value, dtype=dtype).reshape(v.shape)
+                grad = None if v.grad is None else torch.tensor(v.grad, dtype=dtype).reshape(v.shape)
+            except (TypeError, ValueError, RuntimeError):
+                continue
+            previous[v.name] = (value, grad)
+        self._previous, self._previous_stats, self._views, self._earlier = previous, by_stats, {}, {}
 
     def earlier(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None] | None:
         """(value, grad) of `name` at the pause before the last snapshot's."""
@@ -177,6 +202,10 @@ class Snapshotter:
                 names[id(t)] = name
                 try:
                     made = view(name, t, is_param, self._previous.get(name))
+                    seeded = self._previous_stats.get(name)
+                    if seeded is not None and name not in self._previous:
+                        grad_now = made.grad_stats if made.grad is None else made.grad
+                        made = replace(made, changed=made.stats != seeded[0], grad_changed=grad_now != seeded[1])
                     old = self._views.get(name)
                     if old is not None and not made.changed and old == made:
                         made = old
@@ -189,6 +218,7 @@ class Snapshotter:
         if remember:
             self._earlier = self._previous
             self._previous = current
+            self._previous_stats = {}
             self._views = shown
         self.names = names
         return tuple(views)

@@ -9,7 +9,8 @@ times the measured cost of a fork), it forks: the child is a
 
 A checkpoint connects to the app itself (`("checkpoint", client, point, pid, info)`)
 and waits. `goto(k)` in the app picks the checkpoint with the largest point <= k and
-sends it `("resume", generation, k, moved_by, where, fault_log)`: the checkpoint
+sends it `("resume", generation, k, moved_by, where, fault_log, schedule, seen)` (seen:
+the tensors the learner saw last, so "changed since" counts from them): the checkpoint
 forks again (so it stays usable) and that child becomes the kernel: it connects as
 generation `generation`, starts an IO loop thread, and returns from the hook into the
 lesson code in goto mode, replaying quietly from the checkpoint to k. Exact: the same
@@ -212,7 +213,8 @@ class _Checkpoint:
                 except OSError:
                     pass
 
-    def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple) -> None:
+    def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple,
+                seen: tuple | None = None) -> None:
         """In the new kernel: connect as generation `gen`, serve, replay to `target`."""
         from tutor.engine.kernel.kernel import CellWatch, Kernel, connect, own_process
 
@@ -237,6 +239,8 @@ class _Checkpoint:
         policy.kernel = kernel
         runner._moved_by = moved_by
         runner.set_lr_schedule(schedule)  # the app's: equal to this copy's before its point
+        if seen is not None:  # the tensors the learner saw last (in the killed kernel)
+            runner._snapshotter.seed(seen)
         run._ck_base, run._ck_start = self.now, time.thread_time()
         policy.last_wall = time.monotonic()  # CPU time from here is no more than wall time
         from tutor.engine.runner import GOTO

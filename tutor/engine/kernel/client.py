@@ -537,8 +537,12 @@ class KernelClient:
         self._current = inc
         self._acked, self._seq, self._settled = 0, 0, False
         self._pending.clear()
+        # What the learner saw last, so that "changed since" counts from it as a goto in
+        # one process does (not when the state at k is shown already, from the history).
+        shown_at_k = state.pause_index == k and state.status == "paused"
+        seen = None if shown_at_k else state.tensors
         message = ("resume", inc.gen, k, self._moved_by, self._where_path(inc.gen),
-                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule)
+                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule, seen)
         try:
             source.conn.send(message)
         except OSError:  # it is gone: forget it and try the next one
