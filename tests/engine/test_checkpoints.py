@@ -195,11 +195,13 @@ def test_step_back_across_an_lr_change_equals_plain_torch_with_that_schedule(mak
     assert again.costs == done.costs
 
 
-def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(make_lesson, sources, client):
+@pytest.mark.parametrize("kept", [False, True], ids=["replayed", "kept-in-history"])
+def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(make_lesson, sources, client, kept):
     """A goto served by a checkpoint shows the same "changed since" as a goto in one
     process: the change from the state the learner saw before going back (the killed
     kernel's), not from the checkpoint's own last pause. A big tensor (statistics only
-    in the states) counts as changed by its statistics."""
+    in the states) counts as changed by its statistics. When the target was kept in
+    the old kernel's history (stepped to with `n`), the state shown there stays."""
     cells = _fit(sources, 300) + ["big = big + 1\nsame = same * 1"]
     cells.insert(1, "big = torch.zeros(100)\nsame = torch.ones(100)")
     lesson = make_lesson(cells)
@@ -211,14 +213,19 @@ def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(
     remote = client(lesson, checkpoints={"every": 25})
     try:
         for runner in (local, remote):
-            runner.run()
-            assert runner.wait(TIMEOUT).status == "done"
-            runner.jump(60)
+            if kept:
+                for _ in range(3 + 60):  # cells 0 and 1, into the loop, then 60 epochs
+                    runner.next()
+                    runner.wait(TIMEOUT)
+            else:
+                runner.run()
+                assert runner.wait(TIMEOUT).status == "done"
+                runner.jump(60)
             assert runner.wait(TIMEOUT).iteration == 60
-        # a statement point inside iteration 60: never kept in a history (only
-        # iteration points and cell ends are), so both replay to it
-        target = remote.state.pause_index + 1
-        assert local.state.pause_index + 1 == target
+        # replayed: a statement point inside iteration 60, never kept in a history (only
+        # iteration points and cell ends are); kept: the iteration point stepped to
+        target = remote.state.pause_index + (0 if kept else 1)
+        assert local.state.pause_index == remote.state.pause_index
         for runner in (local, remote):
             runner.run()
             assert runner.wait(TIMEOUT).status == "done"
@@ -230,7 +237,8 @@ def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(
         assert there.pause_index == here.pause_index == target
         assert changes(there) == changes(here)
         shown = changes(there)
-        assert shown["big"][0] is True and shown["same"][0] is False  # by their statistics
-        assert shown["W"][0] is True and shown["W"][2] is not None  # W at 60 minus W at the end
+        if not kept:  # from the end: by their statistics, and W at 60 minus W at the end
+            assert shown["big"][0] is True and shown["same"][0] is False
+            assert shown["W"][0] is True and shown["W"][2] is not None
     finally:
         local.close()

@@ -254,7 +254,8 @@ class KernelHost:
 class _Incarnation:
     """One kernel process of a client (generation `gen`)."""
 
-    __slots__ = ("gen", "pid", "conn", "killed", "sent_at", "source", "target", "born", "state_at")
+    __slots__ = ("gen", "pid", "conn", "killed", "sent_at", "source", "target", "born", "state_at",
+                 "shown_tensors")
 
     def __init__(self, gen: int, source: "_Checkpoint | None" = None, target: int = -1) -> None:
         self.gen = gen
@@ -266,6 +267,9 @@ class _Incarnation:
         self.killed = False
         self.sent_at: float | None = None  # oldest command not yet acknowledged
         self.state_at = time.monotonic()  # when its last state message arrived
+        # The tensors already shown for its target (from the old kernel's history): its
+        # own state there shows them, as a goto in one process does (see _resume).
+        self.shown_tensors: tuple | None = None
 
 
 class _Checkpoint:
@@ -516,11 +520,12 @@ class KernelClient:
 
     # --- checkpoints -------------------------------------------------------------------
 
-    def _resume(self, k: int, after: int | None = None) -> bool:
+    def _resume(self, k: int, after: int | None = None, shown: bool = False) -> bool:
         """goto(k) from the nearest checkpoint <= k: the current kernel is killed, the
         checkpoint forks a new one that replays from there. False: none to use.
         `after`: the kernel was asked for this goto by command number `after`; the
-        commands sent to it since go to the new one."""
+        commands sent to it since go to the new one. `shown`: the state at k is shown
+        already (the old kernel had it in its history)."""
         schedule = self._schedule
         usable = [c for c in self._checkpoints if c.point <= k and c.valid_for(schedule)]
         state = self.state
@@ -529,18 +534,20 @@ class KernelClient:
         if usable[-1].elapsed < RESUME_WORTH * self._resume_cost:
             return False  # replaying from the start is about as quick as a fork
         source = usable[-1]
+        # What the learner saw last, so that "changed since" counts from it as a goto in
+        # one process does; when the state at k is shown already (from the old kernel's
+        # history), the new kernel's state there keeps those tensors instead.
+        seen = None if shown else state.tensors
         carried = [m[1:] for m in self._unacked if after is not None and m[0] > after]
         self._kill_current()
         self._gen += 1
         self._forget_files(self._gen - 2)
         inc = _Incarnation(self._gen, source, k)
         self._current = inc
+        if shown:
+            inc.shown_tensors = state.tensors
         self._acked, self._seq, self._settled = 0, 0, False
         self._pending.clear()
-        # What the learner saw last, so that "changed since" counts from it as a goto in
-        # one process does (not when the state at k is shown already, from the history).
-        shown_at_k = state.pause_index == k and state.status == "paused"
-        seen = None if shown_at_k else state.tensors
         message = ("resume", inc.gen, k, self._moved_by, self._where_path(inc.gen),
                    os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule, seen)
         try:
@@ -548,7 +555,7 @@ class KernelClient:
         except OSError:  # it is gone: forget it and try the next one
             self._forget_checkpoint(source)
             self._current = None
-            return self._resume(k)
+            return self._resume(k, shown=shown)
         # like Runner.goto: under way, already counted at k
         self._show(replace(state, status="running", pause_index=k), self._pair[1])
         for name, args in carried:
@@ -721,11 +728,14 @@ class KernelClient:
                 # a C call that never returns), or the kernel has not seen the latest
                 # one yet: it is running, as the state said when the command was sent.
                 shown = replace(shown, status="running")
+            if inc.shown_tensors is not None and shown.status == "paused" and shown.pause_index == inc.target:
+                shown = replace(shown, tensors=inc.shown_tensors)
+                inc.shown_tensors = None
             self._show(replace(shown, costs=costs), back)
             pending = self._resume_after_shown
             if pending is not None and pending[0] is inc and shown.pause_index == pending[1]:
                 self._resume_after_shown = None
-                self._resume(pending[1], after=pending[2])
+                self._resume(pending[1], after=pending[2], shown=True)
             self._cv.notify_all()
 
     def _check_answer(self) -> None:
