@@ -261,3 +261,19 @@ def test_an_lr_set_while_paused_inside_the_function_reaches_its_local(hand_lesso
     iterations = [e for e in events if isinstance(e, ev.Iteration)]
     assert [e.lr for e in iterations] == [0.05, 0.05, 0.01, 0.01, 0.01]
     assert [e.cost for e in iterations] == pytest.approx(costs, rel=1e-6)
+
+
+def test_the_lr_in_force_is_the_functions_own_optimizer_before_a_global_one(make_lesson):
+    """scope() order: a function's local optimizer comes before one in the namespace,
+    also after a cell-level loop made the global one the one found last."""
+    setup = ("import torch\nw = torch.zeros(1, requires_grad=True)\n"
+             "optimizer = torch.optim.SGD([w], lr=0.5)\n"
+             "for i in range(2):\n    cost = (w - 1).pow(2).sum()\n"
+             "    optimizer.zero_grad()\n    cost.backward()\n    optimizer.step()\n")
+    train = ("def train():\n    v = torch.zeros(1, requires_grad=True)\n"
+             "    opt = torch.optim.SGD([v], lr=0.03)\n    for i in range(3):\n"
+             "        cost = (v - 2).pow(2).sum()\n        opt.zero_grad()\n"
+             "        cost.backward()\n        opt.step()\n    return v\n")
+    state = Runner(make_lesson([setup, train, "v = train()"])).run_to_end()
+    assert state.status == "done", state.error
+    assert [round(p.lr, 6) for p in state.costs] == [0.5, 0.5, 0.03, 0.03, 0.03]

@@ -942,18 +942,21 @@ class _Run:
         return self.ns.get(name)
 
     def _optimizer(self, local: dict[str, Any] | None) -> Any:
-        """The first torch.optim optimizer in scope() order (locals, then the
-        namespace). The one found last is checked first: this runs every iteration,
-        and a scan of the namespace costs more than the rest of record()."""
-        found = self._lr_source
-        if found is not None and self._lookup(found[0], local) is found[1]:
-            return found[1]
+        """The first torch.optim optimizer in scope() order: a function's locals (a few
+        names), then the namespace, where the one found last is checked first (this
+        runs every iteration; the namespace holds every name of the lesson)."""
         cls = self._optimizer_cls
-        for scope in (local, self.ns) if local is not None else (self.ns,):
-            for name, value in scope.items():
-                if isinstance(value, cls) and (scope is local or local is None or name not in local):
-                    self._lr_source = (name, value)
+        if local is not None:
+            for value in local.values():
+                if isinstance(value, cls):
                     return value
+        found = self._lr_source
+        if found is not None and self.ns.get(found[0]) is found[1] and (local is None or found[0] not in local):
+            return found[1]
+        for name, value in self.ns.items():
+            if isinstance(value, cls) and (local is None or name not in local):
+                self._lr_source = (name, value)
+                return value
         self._lr_source = None
         return None
 
