@@ -571,23 +571,24 @@ class LandscapeTracker:
         for e in self.entries:
             t = e.tensor
             if e.pname is None:  # a plain name may be rebound (`W = W - lr * g`)
-                t = ns.get(e.ns_name)
-                if not isinstance(t, torch.Tensor) or t.shape != e.tensor.shape:
-                    return None
-                e.tensor = t
-            parts.append(t.detach())
+                now = ns.get(e.ns_name)
+                if now is not t:
+                    if not isinstance(now, torch.Tensor) or now.shape != t.shape:
+                        return None
+                    e.tensor = t = now
+            parts.append(t)
         if self.numel <= TUPLE_PARAMS:
             flat: list[float] = []
             for t in parts:
-                value = t.tolist()
-                if isinstance(value, float):
+                value = t.tolist()  # (no detach(): tolist() copies the numbers out)
+                if type(value) is float:
                     flat.append(value)
                 elif t.dim() == 1:
                     flat.extend(value)
                 else:
                     flat.extend(t.reshape(-1).tolist())
             return tuple(flat)
-        return torch.cat([t.reshape(-1).to(torch.float64) for t in parts])
+        return torch.cat([t.detach().reshape(-1).to(torch.float64) for t in parts])
 
     def _record(self) -> None:
         if self.f is None:
