@@ -579,12 +579,12 @@ class LandscapeTracker:
             parts.append(t)
         if self.numel <= TUPLE_PARAMS:
             flat: list[float] = []
-            for t in parts:
-                value = t.tolist()  # (no detach(): tolist() copies the numbers out)
-                if type(value) is float:
-                    flat.append(value)
-                elif t.dim() == 1:
-                    flat.extend(value)
+            for t in parts:  # (no detach(): tolist() copies the numbers out)
+                dim = t.dim()
+                if dim == 0:
+                    flat.append(t.item())
+                elif dim == 1:
+                    flat.extend(t.tolist())
                 else:
                     flat.extend(t.reshape(-1).tolist())
             return tuple(flat)

@@ -105,7 +105,7 @@ class UpdateRecorder:
 
     def __init__(self, where) -> None:
         self._where = where
-        self._thread: threading.Thread | None = None
+        self._thread: int | None = None  # the ident of the run's thread (get_ident: a C call)
         self._handles: list[Any] = []
         self._pending: dict[int, list[tuple]] = {}  # id(optimizer) -> steps in progress
         self._manual: dict[int, tuple[torch.Tensor, torch.Tensor, tuple]] = {}  # line -> pre
@@ -122,7 +122,7 @@ class UpdateRecorder:
     # --- installation ----------------------------------------------------------
 
     def install(self) -> None:
-        self._thread = threading.current_thread()
+        self._thread = threading.get_ident()
         self._handles = [
             _optim_mod.register_optimizer_step_pre_hook(self._pre_step),
             _optim_mod.register_optimizer_step_post_hook(self._post_step),
@@ -138,10 +138,11 @@ class UpdateRecorder:
     def _pre_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         # Hot path (every training step): plain tuples and tolist(), no dataclasses,
         # no grad-mode switches; the records are turned into views when published.
-        if threading.current_thread() is not self._thread:
+        if threading.get_ident() != self._thread:
             return
-        if not self.armed:
-            self._seen(optimizer)
+        if not self.armed:  # every training step: the least work possible
+            if optimizer not in self._stepped:
+                self._seen(optimizer)
             return
         try:
             steps = []
@@ -164,7 +165,7 @@ class UpdateRecorder:
             self._pending.pop(id(optimizer), None)
 
     def _post_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if threading.current_thread() is not self._thread:
+        if not self._pending or threading.get_ident() != self._thread:
             return
         steps = self._pending.pop(id(optimizer), None)
         if not steps:
