@@ -85,3 +85,28 @@ def test_reset_keeps_the_run_for_the_overlay_and_edits_run_the_cells_before(tmp_
     session.next()
     assert settle(session).outputs[1] == "edited\n"
     session.leave()
+
+
+def test_a_step_typed_before_the_screen_showed_the_last_one_steps_on(tmp_path):
+    """`n n n` in one burst: a key can come before the screen has shown the state the
+    step before it produced (the run entered the next section's cell). It steps on,
+    rather than taking the section still on screen for one the learner went back to
+    (that replayed the lesson to its start: seen in tmux, keys typed at once)."""
+    from tutor.engine.runner import Runner
+
+    session, _ = make_session(tmp_path)
+    session.attach(lambda lesson, lr: Runner(lesson, lr_override=lr))
+    try:
+        session.next()  # cell 0, in §1
+        state = settle(session)
+        session.observe(state)  # the screen showed it
+        assert state.cell == 0 and session.section == 1
+        session.next()  # into the loop of cell 1, in §2
+        state = settle(session)  # not shown yet
+        assert (state.cell, state.iteration) == (1, 0) and session.section == 1
+        session.next()
+        state = settle(session)
+        assert (state.cell, state.iteration, state.status) == (1, 1, "paused")
+        assert session.section == 2
+    finally:
+        session.leave()

@@ -326,6 +326,10 @@ class LessonSession:
         state = self.runner.state
         if state.status == "running":
             return False
+        # A key typed right after a step (in one burst) may come before the screen has
+        # shown the state that step produced: the view follows that state first, so
+        # the section it entered is not taken for one the learner went back to.
+        self._follow_running(state)
         cells = runnable_in(lesson, self.section)
         if not cells:
             return False  # prose only: the step runs the next cell, the view follows it
@@ -362,16 +366,21 @@ class LessonSession:
         self._drain_queue()
         return runner.state
 
+    def _follow_running(self, state: RunState) -> None:
+        """The viewed section moves to the cell the run went into (once per cell: a
+        section the learner chose since stays)."""
+        if state.cell is not None and state.cell != self._followed_cell:
+            self._followed_cell = state.cell
+            if state.cell < len(self.lesson.cells):
+                self.section = self.lesson.cells[state.cell].section
+
     def observe(self, state: RunState) -> None:
         """The screen shows `state`: the viewed section follows the running cell, and
         a finished lesson is marked once (and its position saved)."""
         lesson = self.lesson
         if len(state.costs) >= len(self._furthest):
             self._furthest, self._furthest_landscape = state.costs, state.landscape
-        if state.cell is not None and state.cell != self._followed_cell:
-            self._followed_cell = state.cell
-            if state.cell < len(lesson.cells):
-                self.section = lesson.cells[state.cell].section
+        self._follow_running(state)
         if state.finished and not self._marked_finished:
             self._marked_finished = True
             self.progress.mark_finished(lesson.id)

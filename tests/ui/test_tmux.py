@@ -40,8 +40,10 @@ def test_tutor_in_tmux_steps_and_changes_lr(lessons_dir, tmp_path):
         term.press("n")
         term.wait_text("✓ matches the expected output")
         term.press("n", "n", "n")
-        screen = term.wait_text("iter 2")
-        assert "paused" in screen.splitlines()[0]
+        # the burst's last state: iter 2, paused (a moment earlier iter 2 may still say
+        # running, while the third `n` is under way)
+        screen = term.wait_for(lambda s: "iter 2" in s.splitlines()[0] and "paused" in s.splitlines()[0],
+                               what="iter 2, paused")
         assert "lr 0.1" in screen.splitlines()[0]
         term.press("e")
         term.type("abc")
