@@ -9,7 +9,7 @@ shows what the kernel (state messages, checkpoints) costs the run.
 The two sides alternate in pairs (`r` resets the app's lesson between its runs);
 the median of the pair ratios is printed. Target: ratio >= 0.9.
 
-    .venv/bin/python bench/freerun.py [--pairs 5]
+    .venv/bin/python bench/freerun.py [--pairs 9]
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     from tutor.engine.loader import load_lesson
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--pairs", type=int, default=9)
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         lessons_dir = Path(tmp) / "lessons"
