@@ -741,8 +741,8 @@ class KernelClient:
     def _check_answer(self) -> None:
         """Watchdog: a kernel that acknowledges nothing for ANSWER_TIMEOUT is killed
         (its worker holds the GIL: `sum(range(10**11))`). A running kernel silent for
-        QUIET_STATE is asked nothing, but the cell it started last is read from its
-        shared file (written without the GIL's say on this side): a worker that went
+        QUIET_STATE shows the cell it started last, read from the small file the
+        kernel writes at each cell start (kernel.py, CellWatch): a worker that went
         straight from a cell's start into such a C call never published that cell."""
         with self._lock:
             inc = self._current
