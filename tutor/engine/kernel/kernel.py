@@ -41,7 +41,8 @@ MEMORY_WORDS = ("can't allocate memory", "Cannot allocate memory", "out of memor
 
 class CellWatch:
     """The Runner's cell_hook in a kernel: writes the cell that started last, and
-    its first line, into a small shared file the app reads when the kernel dies. An
+    its first line, into a small shared file the app reads when the kernel dies or
+    stays silent while running (client.py, _check_answer). An
     mmap write needs no GIL on the reading side: it is there even when the worker
     went straight from the cell's start into a C call that starved the IO loop."""
 
