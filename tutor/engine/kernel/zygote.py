@@ -1,8 +1,8 @@
 """The zygote: a warm, single-threaded interpreter that forks kernels.
 
 Started by the app (`python -m tutor.engine.kernel.zygote CONN_FD LIFELINE_FD`, a
-fresh interpreter: the app runs threads and must never fork itself) while the
-picker shows. It imports torch, torch.nn, torch.optim, torch.nn.functional and the
+fresh interpreter: the app runs threads and must never fork itself) as the app
+starts, before Textual is imported. It imports torch, torch.nn, torch.optim, torch.nn.functional and the
 engine, makes one throwaway training step (the first optimizer imports torch._dynamo
 and sympy: +73 MB that every kernel then shares), sets one torch thread, `gc.freeze()`s
 everything (so a kernel's garbage collections do not copy those pages), says
