@@ -110,3 +110,55 @@ def test_a_step_typed_before_the_screen_showed_the_last_one_steps_on(tmp_path):
         assert session.section == 2
     finally:
         session.leave()
+
+
+STUCK_ON_THE_WAY = """\
+---
+id: stuck-on-the-way
+title:
+  en: Stuck on the way
+  ko: 가는 길에 멈춤
+---
+
+## Start | 시작
+
+```python
+x = 1
+```
+
+## Stuck | 멈춤
+
+```python
+while True:
+    x = x + 1
+```
+
+## Later | 나중
+
+```python
+y = 2
+```
+"""
+
+
+def test_r_resets_while_a_run_to_a_later_section_is_stuck_on_the_way(tmp_path):
+    """`n` in a later section runs the cells before it; one of them never returns
+    ("running to §3"): `r` still starts over at once."""
+    from tutor.engine.runner import Runner
+
+    path = tmp_path / "01-stuck.md"
+    path.write_text(STUCK_ON_THE_WAY, encoding="utf-8")
+    session = LessonSession(loader.load_lesson(path), Progress.load(tmp_path / "p.json"), RunArchive())
+    session.attach(lambda lesson, lr: Runner(lesson, lr_override=lr))
+    try:
+        session.section = 3
+        session.next()
+        time.sleep(0.3)
+        session.tick()
+        assert session.status(session.runner.state) == "running_to"
+        session.reset()
+        state = session.runner.wait(5)
+        assert session.status(state) == "idle" and state.cells_done == ()
+        assert not session.resuming and session.heading_to is None
+    finally:
+        session.leave()

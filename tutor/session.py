@@ -575,6 +575,12 @@ class LessonSession:
             self.run_until(condition)
 
     def reset(self) -> None:
+        """`r`: start over, also while a catch-up or a run to a section is under way
+        (a cell on the way may never return: `r` is the way out)."""
+        if self.resuming:
+            self.resuming = False
+            self.heading_to = None
+            self._pending_action = None
         if (runner := self._engine()) is None:
             return
         self.runs.keep(self.lesson.id, runner.state)
