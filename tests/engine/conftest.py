@@ -108,6 +108,45 @@ for epoch in range(EPOCHS):
 """
 
 
+def plain_fit(epochs: int, schedule: dict[int, float] | float = 0.1, manual: bool = True) -> SimpleNamespace:
+    """The fixtures' loop in plain torch (SETUP with LOOP_LR, or with LOOP_SGD when not
+    `manual`), epoch e using the lr of the latest key <= e of `schedule` (a number: that
+    lr throughout). Returns W, b (after the last epoch), costs and lrs (one per epoch)
+    and params ((W, b) as lists at the start of each epoch, and at the end)."""
+    import torch
+
+    if not isinstance(schedule, dict):
+        schedule = {0: schedule}
+    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
+    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
+    W = torch.zeros((2, 1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([W, b], lr=schedule[0])
+    costs, lrs, params = [], [], []
+    for epoch in range(epochs):
+        lr = schedule[max(k for k in schedule if k <= epoch)]
+        params.append((W.tolist(), b.tolist()))
+        cost = torch.mean((x.matmul(W) + b - y) ** 2)
+        costs.append(cost.item())
+        lrs.append(lr)
+        if manual:
+            if W.grad is not None:
+                W.grad.zero_()
+                b.grad.zero_()
+            cost.backward()
+            with torch.no_grad():
+                W -= lr * W.grad
+                b -= lr * b.grad
+        else:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad()
+            cost.backward()
+            optimizer.step()
+    params.append((W.tolist(), b.tolist()))
+    return SimpleNamespace(W=W, b=b, costs=costs, lrs=lrs, params=params)
+
+
 @pytest.fixture
 def sources():
     """The gradient-descent fixture sources (EPOCHS is replaced by each test)."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from tutor.engine.kernel.checkpoints import MAX_CHECKPOINTS
 from tutor.engine.kernel.client import KernelClient
 from tutor.engine.runner import Runner
+
+from tests.engine.conftest import plain_fit
 
 TIMEOUT = 30
 
@@ -25,24 +26,10 @@ def _fit(sources, epochs: int, *more: str) -> list[str]:
             sources.LOOP_LR.replace("EPOCHS", str(epochs)), *more]
 
 
-def _plain(epochs: int, lr: float = 0.01):
-    """The fixture lesson's loop in plain torch: W, b and the costs after `epochs`."""
-    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
-    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
-    W = torch.zeros((2, 1), requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    costs = []
-    for _ in range(epochs):
-        cost = torch.mean((x.matmul(W) + b - y) ** 2)
-        costs.append(cost.item())
-        if W.grad is not None:
-            W.grad.zero_()
-            b.grad.zero_()
-        cost.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            b -= lr * b.grad
-    return W, b, costs
+def _schedule(epochs: int):
+    """Plain torch with lr 0.01 for the first 40 epochs, then 0.005: W, b, costs, lrs."""
+    fit = plain_fit(epochs, {0: 0.01, 40: 0.005})
+    return fit.W, fit.b, fit.costs, fit.lrs
 
 
 def _views(state):
@@ -75,7 +62,8 @@ def test_goto_from_a_checkpoint_equals_stepping_forward_and_plain_torch(make_les
         "paused", forward.pause_index, 60, forward.line)
     assert _views(back) == _views(forward)
     assert back.costs == forward.costs and back.outputs == forward.outputs
-    W, b, costs = _plain(60)
+    fit = plain_fit(60, 0.01)
+    W, b, costs = fit.W, fit.b, fit.costs
     assert [p.cost for p in back.costs] == costs
     assert _views(back)["W"][0] == W.detach().tolist()
     assert _views(back)["b"][1] == b.grad.tolist()
@@ -146,28 +134,6 @@ class _Closed:
         pass
 
 
-def _plain_schedule(epochs: int, change_at: int, before: float, after: float):
-    """Plain torch with the lr `before` for the first `change_at` epochs, then `after`."""
-    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
-    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
-    W = torch.zeros((2, 1), requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    costs, lrs = [], []
-    for epoch in range(epochs):
-        lr = before if epoch < change_at else after
-        cost = torch.mean((x.matmul(W) + b - y) ** 2)
-        costs.append(cost.item())
-        lrs.append(lr)
-        if W.grad is not None:
-            W.grad.zero_()
-            b.grad.zero_()
-        cost.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            b -= lr * b.grad
-    return W, b, costs, lrs
-
-
 def test_step_back_across_an_lr_change_equals_plain_torch_with_that_schedule(make_lesson, sources, client):
     lesson = make_lesson(_fit(sources, 100))
     remote = client(lesson, checkpoints={"every": 10})
@@ -178,14 +144,14 @@ def test_step_back_across_an_lr_change_equals_plain_torch_with_that_schedule(mak
     remote.set_lr(0.005)  # from iteration 40 on
     remote.run()
     done = remote.wait(TIMEOUT)
-    W, b, costs, lrs = _plain_schedule(100, 40, 0.01, 0.005)
+    W, b, costs, lrs = _schedule(100)
     assert [p.cost for p in done.costs] == costs and [p.lr for p in done.costs] == lrs
     _wait_checkpoints(remote, 8)
     for iteration in (70, 25):  # after the change, then before it: both from checkpoints
         remote.jump(iteration)
         state = remote.wait(TIMEOUT)
         assert (state.status, state.iteration) == ("paused", iteration)
-        W, b, costs, lrs = _plain_schedule(iteration, 40, 0.01, 0.005)
+        W, b, costs, lrs = _schedule(iteration)
         assert [p.cost for p in state.costs] == costs and [p.lr for p in state.costs] == lrs
         assert _views(state)["W"][0] == W.detach().tolist()
         assert _views(state)["b"][1] == b.grad.tolist()

@@ -3,9 +3,10 @@ from where the run is (forward) or by a replay (backward), checked against plain
 
 from __future__ import annotations
 
-import torch
 
 from tutor.engine.runner import Runner
+
+from tests.engine.conftest import plain_fit
 
 TIMEOUT = 10
 EPOCHS = 4
@@ -13,20 +14,7 @@ EPOCHS = 4
 
 def plain_w(epochs: int, lr: float = 0.1) -> float:
     """The fixture's W[0] after `epochs` steps, computed by plain torch."""
-    x = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
-    y = torch.FloatTensor([[3.0], [3.0], [7.5]])
-    W = torch.zeros((2, 1), requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    for _ in range(epochs):
-        cost = torch.mean((x.matmul(W) + b - y) ** 2)
-        if W.grad is not None:
-            W.grad.zero_()
-            b.grad.zero_()
-        cost.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            b -= lr * b.grad
-    return W[0, 0].item()
+    return plain_fit(epochs, lr).W[0, 0].item()
 
 
 def lesson_of(make_lesson, sources):

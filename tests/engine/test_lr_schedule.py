@@ -6,45 +6,21 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from tutor.engine import runner as runner_mod
 from tutor.engine.runner import Runner
+
+from tests.engine.conftest import plain_fit
 
 TIMEOUT = 10
 EPOCHS = 30
 
 
 def plain(schedule: dict[int, float], epochs: int = EPOCHS, manual: bool = False):
-    """Plain torch: the fixtures' loop where epoch e uses the lr of the latest key <= e
-    of `schedule`. Returns (costs, [(W, b) at the start of each epoch, and at the end])."""
-    x_train = torch.FloatTensor([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
-    y_train = torch.FloatTensor([[3.0], [3.0], [7.5]])
-    W = torch.zeros((2, 1), requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([W, b], lr=schedule[0])
-    costs, params = [], []
-    for epoch in range(epochs):
-        lr = schedule[max(k for k in schedule if k <= epoch)]
-        params.append((W.tolist(), b.tolist()))
-        cost = torch.mean((x_train.matmul(W) + b - y_train) ** 2)
-        if manual:
-            if W.grad is not None:
-                W.grad.zero_()
-                b.grad.zero_()
-            cost.backward()
-            with torch.no_grad():
-                W -= lr * W.grad
-                b -= lr * b.grad
-        else:
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad()
-            cost.backward()
-            optimizer.step()
-        costs.append(cost.item())
-    params.append((W.tolist(), b.tolist()))
-    return costs, params
+    """Plain torch (conftest.plain_fit): (costs, [(W, b) at the start of each epoch, and
+    at the end])."""
+    fit = plain_fit(epochs, schedule, manual)
+    return fit.costs, fit.params
 
 
 def flat(value) -> list[float]:
