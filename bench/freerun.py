@@ -26,12 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 EPOCHS = 3000
-LESSON = f"""\
+
+
+def training_lesson(lesson_id: str, title_en: str, title_ko: str, epochs: int, lr: float) -> str:
+    """A one-cell lesson training nn.Linear(3, 1) on 64 points with SGD (also used by
+    bench/latency.py, whose loop runs for as long as the bench needs)."""
+    return f"""\
 ---
-id: bench-freerun
+id: {lesson_id}
 title:
-  en: Free-run benchmark
-  ko: 자유 실행 벤치마크
+  en: {title_en}
+  ko: {title_ko}
 ---
 
 ## Train | 훈련
@@ -44,9 +49,9 @@ torch.manual_seed(0)
 x_train = torch.randn(64, 3)
 y_train = x_train @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.3
 model = nn.Linear(3, 1)
-lr = 0.01
+lr = {lr}
 optimizer = optim.SGD(model.parameters(), lr=lr)
-for epoch in range({EPOCHS}):
+for epoch in range({epochs}):
     hypothesis = model(x_train)
     cost = ((hypothesis - y_train) ** 2).mean()
     optimizer.zero_grad()
@@ -54,6 +59,9 @@ for epoch in range({EPOCHS}):
     optimizer.step()
 ```
 """
+
+
+LESSON = training_lesson("bench-freerun", "Free-run benchmark", "자유 실행 벤치마크", EPOCHS, 0.01)
 
 
 def headless(lesson) -> tuple[int, float]:

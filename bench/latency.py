@@ -25,34 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 SAMPLES = int(__import__("os").environ.get("LATENCY_SAMPLES", "150"))
 TARGET_MS = 50.0
-LESSON = """\
----
-id: bench-latency
-title:
-  en: Latency benchmark
-  ko: 지연 벤치마크
----
+from freerun import training_lesson  # noqa: E402 - bench/ is this script's directory
 
-## Train | 훈련
-
-```python
-import torch
-from torch import nn, optim
-
-torch.manual_seed(0)
-x_train = torch.randn(64, 3)
-y_train = x_train @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.3
-model = nn.Linear(3, 1)
-lr = 0.001
-optimizer = optim.SGD(model.parameters(), lr=lr)
-for epoch in range(10_000_000):
-    hypothesis = model(x_train)
-    cost = ((hypothesis - y_train) ** 2).mean()
-    optimizer.zero_grad()
-    cost.backward()
-    optimizer.step()
-```
-"""
+LESSON = training_lesson("bench-latency", "Latency benchmark", "지연 벤치마크", 10_000_000, 0.001)
 
 
 def lr_row(app) -> str:
