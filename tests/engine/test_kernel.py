@@ -41,7 +41,10 @@ def test_kernel_states_equal_the_in_process_runners(make_lesson, sources, client
     mine, theirs = local.wait(TIMEOUT), remote.wait(TIMEOUT)
     assert theirs.status == "done"
     assert theirs.costs == mine.costs
-    assert theirs.tensors == mine.tensors
+    # the numbers; not "changed since": after a free run that counts from the last
+    # state published on the way, which a clock decides (~30 a second), not the run
+    assert [(t.name, t.value, t.grad) for t in theirs.tensors] == [
+        (t.name, t.value, t.grad) for t in mine.tensors]
     local.close()
 
 
