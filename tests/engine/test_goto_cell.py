@@ -3,6 +3,7 @@ from where the run is (forward) or by a replay (backward), checked against plain
 
 from __future__ import annotations
 
+import time
 
 from tutor.engine.runner import Runner
 
@@ -17,8 +18,8 @@ def plain_w(epochs: int, lr: float = 0.1) -> float:
     return plain_fit(epochs, lr).W[0, 0].item()
 
 
-def lesson_of(make_lesson, sources):
-    return make_lesson([sources.SETUP, sources.LOOP_LR.replace("EPOCHS", str(EPOCHS)),
+def lesson_of(make_lesson, sources, setup_extra: str = ""):
+    return make_lesson([sources.SETUP + setup_extra, sources.LOOP_LR.replace("EPOCHS", str(EPOCHS)),
                         "print(round(W[0, 0].item(), 6))\n"])
 
 
@@ -27,8 +28,12 @@ def w_of(state):
 
 
 def test_forward_from_idle_stops_at_the_end_of_the_cell_before(make_lesson, sources):
-    runner = Runner(lesson_of(make_lesson, sources))
+    # The way there sleeps 0.5 s, so "at once" cannot race the arrival (4 epochs alone
+    # took less than the time between the call and the check on a fast CI machine).
+    runner = Runner(lesson_of(make_lesson, sources, "import time\ntime.sleep(0.5)\n"))
+    started = time.perf_counter()
     runner.goto_cell(2)
+    assert time.perf_counter() - started < 0.25  # the call does not wait for the way there
     assert runner.state.status == "running"  # at once: the way there is under way
     state = runner.wait(TIMEOUT)
     assert state.status == "paused" and state.cell == 1 and state.line is None
