@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 
@@ -18,6 +19,24 @@ TIMEOUT = 10
 
 def by_name(tensors):
     return {t.name: t for t in tensors}
+
+
+def wait_until(predicate, what: str, timeout: float = TIMEOUT) -> None:
+    """Poll `predicate` until it holds (a worker's progress has no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def in_lesson_code(thread: threading.Thread, path) -> bool:
+    """The thread is executing the lesson file's own code (a frame of it is on its stack)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_filename == str(path):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def test_error_reports_the_lesson_line_and_the_runner_stays_usable(make_lesson):
@@ -73,10 +92,13 @@ def test_commands_after_an_error_do_nothing(make_lesson):
     "def spin():\n    n = 0\n    while n >= 0:\n        n = (n + 1) % 7\nspin()\n",
 ], ids=["top-level", "in-function", "in-function-no-pass"])
 def test_cancel_stops_an_infinite_loop_within_a_second(make_lesson, source):
-    runner = Runner(make_lesson([source]))
+    lesson = make_lesson([source])
+    runner = Runner(lesson)
     runner.run()
-    time.sleep(0.2)
     thread = runner._run.thread
+    # inside the loop (the worker publishes "running" before the first cell): not a
+    # fixed sleep, which a loaded machine could spend before the worker got there
+    wait_until(lambda: in_lesson_code(thread, lesson.path), "the worker in the loop")
     assert thread.is_alive() and runner.state.status == "running"
     started = time.monotonic()
     runner.close()
@@ -88,7 +110,7 @@ def test_cancel_stops_an_infinite_loop_within_a_second(make_lesson, source):
 def test_reset_during_free_run_goes_back_to_idle(make_lesson):
     runner = Runner(make_lesson(["i = 0\nwhile True:\n    i += 1\n"]))
     runner.run()
-    time.sleep(0.1)
+    wait_until(lambda: (runner.state.iteration or 0) > 0, "the free run's iterations")
     started = time.monotonic()
     runner.reset()
     assert time.monotonic() - started < 1.0
@@ -103,9 +125,11 @@ def test_pause_stops_a_free_run_a_few_iterations_later(make_lesson):
     runner = Runner(make_lesson(["i = 0\nwhile True:\n    i += 1\n"]))
     try:
         runner.run()
-        time.sleep(0.15)
+        # published while running (a free run publishes every PUBLISH_INTERVAL): waited
+        # for, where a fixed sleep could end before the first publication under load
+        wait_until(lambda: (runner.state.iteration or 0) > 0, "a state published while running")
         running = runner.state
-        assert running.status == "running" and running.iteration > 0  # published while running
+        assert running.status == "running" and running.iteration > 0  # the loop never ends
         runner.pause()
         state = runner.wait(TIMEOUT)
         assert state.status == "paused"
