@@ -231,7 +231,12 @@ def test_set_lr_while_running_freely_reaches_the_optimizer(make_lesson):
     runner = Runner(lesson)
     try:
         runner.run()
-        time.sleep(0.1)
+        # at least one iteration at the lesson's 0.3 first (a fixed sleep could end
+        # before the worker reached the loop: the change then came before iteration 0)
+        deadline = time.monotonic() + TIMEOUT
+        while not runner.state.costs and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert runner.state.costs, "no iteration published while running"
         runner.set_lr(0.02)
         deadline = time.monotonic() + TIMEOUT
         while runner.state.lr != 0.02 and time.monotonic() < deadline:
