@@ -264,9 +264,12 @@ def test_goto_is_exact_for_points_kept_while_running_freely(sgd_lesson):
         runner.close()
 
 
-def test_quick_step_backs_retarget_the_replay_under_way(sgd_lesson, monkeypatch):
+def test_quick_step_backs_retarget_the_replay_under_way(make_lesson, sources, monkeypatch):
     monkeypatch.setattr(runner_mod, "HISTORY_SIZE", 0)  # every step back needs the replay
-    lesson = sgd_lesson(600)
+    # The replay's way sleeps 0.5 s in the setup, so the step backs below come before it
+    # arrives (600 epochs alone replay in ~0.1-0.2 s: a stalled test thread could miss it).
+    loop = sources.LOOP_SGD.replace("EPOCHS", "600").replace("lr=0.1", f"lr={LR}")
+    lesson = make_lesson([sources.SETUP + "import time\ntime.sleep(0.5)\n", loop])
     runner = Runner(lesson)
     try:
         runner.run()
