@@ -75,9 +75,13 @@ def test_backward_replays_to_an_earlier_cell(make_lesson, sources):
 
 
 def test_a_key_given_on_the_way_waits_for_the_arrival(make_lesson, sources):
-    runner = Runner(lesson_of(make_lesson, sources))
+    # The way there sleeps 0.5 s, so next() surely comes during it (4 epochs alone could
+    # arrive first on a fast machine, and then next() is just a step from the pause).
+    runner = Runner(lesson_of(make_lesson, sources, "import time\ntime.sleep(0.5)\n"))
+    started = time.perf_counter()
     runner.goto_cell(2)
     runner.next()  # given during the way there: one step from the arrival
+    assert time.perf_counter() - started < 0.25 and runner._run.replaying  # still on the way
     state = runner.wait(TIMEOUT)
     assert state.cells_done == (0, 1, 2)
     runner.close()
