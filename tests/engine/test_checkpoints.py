@@ -90,7 +90,12 @@ def test_a_checkpoint_stays_usable_and_a_lost_one_falls_back(make_lesson, source
     assert _views(first) == _views(second) and first.costs == second.costs
     for checkpoint in list(remote._checkpoints):  # they all die: replay from the start
         kernel_host.kill(checkpoint.pid)
-    time.sleep(0.3)
+    # the client has seen each one go (its connection closed), rather than a fixed
+    # sleep that a loaded machine could end before that
+    deadline = time.monotonic() + TIMEOUT
+    while remote.checkpoints and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert remote.checkpoints == ()
     remote.goto(target - 10)
     third = remote.wait(TIMEOUT)
     assert third.status == "paused" and third.pause_index == target - 10
