@@ -140,7 +140,8 @@ async def test_e_applies_a_good_lr_and_returns_focus(make_app, progress_path):
         assert screen.query_one(LrField).editing and app.focused is None  # a mode, not a focus
         await pilot.press(*"0.2", "enter")
         assert not screen.query_one(LrField).editing
-        assert screen.runner.state.lr_override == 0.2
+        # the kernel's next state carries it (the client's state is the kernel's answer)
+        await wait_for(pilot, lambda: screen.runner.state.lr_override == 0.2, what="lr 0.2")
         await press_and_settle(pilot, screen, "n", "n")
         assert screen.runner.state.lr == 0.2
         # the field's own keys do not leak: n after the edit steps again
@@ -372,7 +373,8 @@ async def test_the_letter_e_can_be_typed_in_the_lr_field(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lesson(pilot)
         await pilot.press("e", "backspace", *"1e-3", "enter")
-        assert screen.runner.state.lr_override == 0.001
+        # the kernel's next state carries it (the client's state is the kernel's answer)
+        await wait_for(pilot, lambda: screen.runner.state.lr_override == 0.001, what="lr 1e-3")
         assert app.focused is None
 
 
