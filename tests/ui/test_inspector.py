@@ -140,7 +140,9 @@ async def test_inspector_keys_and_live_update(make_app, momentum_lessons):
         assert shows_matrix(screen_text(app), plain(20)[0])
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), what="closed")
-        assert inspector.session.runner.state.inspected is None  # states are small again
+        # states are small again: the kernel's answer to inspect(None), waited for
+        await wait_for(pilot, lambda: inspector.session.runner.state.inspected is None,
+                       what="states without the inspected tensor")
 
 
 def assert_levels_readable_at_256_colours(inspector) -> None:
