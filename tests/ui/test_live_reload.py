@@ -47,6 +47,9 @@ async def test_a_saved_change_shows_new_prose_and_code_in_the_same_section(make_
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert screen.section == 2
         await pilot.press("e", *"0.05", "enter")
+        # the kernel has taken it (its state says so) before the file changes: the new
+        # runner is made with the old one's state.lr_override
+        await wait_for(pilot, lambda: screen.runner.state.lr_override == 0.05, what="lr 0.05")
         old_runner = screen.runner
         save(path, TINY.replace("Five steps of gradient descent.", "Seven steps, a new text.")
              .replace("range(5)", "range(7)"))
