@@ -9,6 +9,9 @@ from .conftest import TINY, open_lesson, press_and_settle, screen_text, settled,
 from .test_lesson_screen import reference_w
 
 THREE = TINY + "\n## After | 다음\n\n```python\nprint(round(w.item(), 6))\n```\n"
+# The same with a setup that sleeps 0.5 s: a run to a later section is under way that
+# long, so the status line is seen saying so (the tiny cells alone can arrive first).
+SLOW_THREE = THREE.replace("import torch\n", "import torch\nimport time\ntime.sleep(0.5)\n", 1)
 
 
 def w_of(state):
@@ -17,7 +20,7 @@ def w_of(state):
 
 async def test_n_in_a_later_section_runs_the_cells_before_it_and_stops_at_its_start(
         make_app, lessons_dir):
-    (lessons_dir / "01-tiny.md").write_text(THREE, encoding="utf-8")
+    (lessons_dir / "01-tiny.md").write_text(SLOW_THREE, encoding="utf-8")
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_lesson(pilot)
@@ -25,8 +28,8 @@ async def test_n_in_a_later_section_runs_the_cells_before_it_and_stops_at_its_st
                                "right_square_bracket")
         assert screen.section == 3
         await pilot.press("n")
-        status = screen.query_one("#status").render().plain
-        assert "running to §3" in status or screen.runner.state.status == "paused"
+        await wait_for(pilot, lambda: "running to §3" in screen.query_one("#status").render().plain,
+                       what="running to §3")  # seen while the way there sleeps
         await wait_for(pilot, lambda: not screen.resuming and settled(screen), what="arrival")
         state = screen.runner.state
         assert screen.section == 3 and "running to" not in screen.query_one("#status").render().plain
