@@ -14,7 +14,9 @@ forked from one zygote, as the app runs them:
 The two sides alternate in pairs (the same machine load for both); each pair runs
 the step back once on each side, then jumps forward to 990 again. Printed per lesson:
 the median time with checkpoints and the median of the pair ratios
-checkpoint / bare replay. Target: deep step back < 50 ms.
+checkpoint / bare replay. Target: deep step back < 50 ms. Then, with checkpoints,
+step backs from epoch 990 to epochs 100, 200, ..., 900, once each: their median and
+the slowest (no target: how far the nearest checkpoint is depends on the spacing).
 
     .venv/bin/python bench/stepback.py [--pairs 7]
 """
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 LESSONS = ["lessons/10-softmax-classifier.md", "lessons/05-linear-regression.md"]
 FAR, NEAR = 990, 10
+MIDDLE = range(100, 1000, 100)
 TIMEOUT = 60
 TARGET = 0.05
 
@@ -56,13 +59,25 @@ def at_far(client, loop_cell: int) -> None:
     assert state.iteration == FAR and state.cell == loop_cell, (state.iteration, state.cell)
 
 
-def step_back(client) -> float:
+def step_back(client, to: int = NEAR) -> float:
     start = time.perf_counter()
-    client.jump(NEAR)
+    client.jump(to)
     state = client.wait(TIMEOUT)
     seconds = time.perf_counter() - start
-    assert state.status == "paused" and state.iteration == NEAR, (state.status, state.iteration)
+    assert state.status == "paused" and state.iteration == to, (state.status, state.iteration)
     return seconds
+
+
+def within_the_loop(client) -> dict[int, float]:
+    """Step backs from epoch FAR to each of MIDDLE: where the nearest checkpoint is an
+    iteration checkpoint of the run, or the cell end before the loop (the spacing of
+    iteration checkpoints grows with what a fork costs: checkpoints.py)."""
+    times = {}
+    for to in MIDDLE:
+        times[to] = step_back(client, to)
+        client.jump(FAR)
+        settle(client, "jump forward")
+    return times
 
 
 def measure(host, path: Path, pairs: int) -> bool:
@@ -84,6 +99,7 @@ def measure(host, path: Path, pairs: int) -> bool:
                 times[side].append(step_back(sides[side]))
                 sides[side].jump(FAR)  # forward again for the next pair
                 settle(sides[side], "jump forward")
+        middle = within_the_loop(sides[True])
     finally:
         for client in sides.values():
             client.close()
@@ -93,6 +109,10 @@ def measure(host, path: Path, pairs: int) -> bool:
           f"{loop_cell + 1}; median of {pairs}; {checkpoints} checkpoints)")
     print(f"  bare replay it replaces: {statistics.median(times[False]) * 1000:.0f} ms; "
           f"ratio checkpoint / bare replay: {ratio:.2f}")
+    slowest = max(middle, key=middle.get)
+    print(f"  step back from epoch {FAR} to epochs {MIDDLE.start}..{MIDDLE.stop - MIDDLE.step}: median "
+          f"{statistics.median(middle.values()) * 1000:.0f} ms, slowest {middle[slowest] * 1000:.0f} ms "
+          f"(to epoch {slowest})")
     if deep >= TARGET:
         print(f"  MISSED: {deep * 1000:.0f} ms (target < {TARGET * 1000:.0f} ms)")
         return False

@@ -7,6 +7,7 @@ shows (values, grads, costs, outputs), and what plain torch computes.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -213,3 +214,97 @@ def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(
             assert shown["W"][0] is True and shown["W"][2] is not None
     finally:
         local.close()
+
+
+def _gone(pid: int) -> bool:
+    """Ended (or a zombie its parent has not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _until(predicate, what: str):
+    deadline = time.monotonic() + TIMEOUT
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+    return value
+
+
+def test_a_settled_kernel_fills_the_span_behind_it_and_a_goto_there_is_exact(make_lesson, sources, client):
+    # Checkpoints at cell ends only (every 10**9 points), so the 1000-epoch loop is one
+    # span; filling splits it while the kernel waits for the learner.
+    lesson = make_lesson(_fit(sources, 1000))
+    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
+    remote.run()
+    done = remote.wait(TIMEOUT)
+    assert done.status == "done"
+    _until(lambda: remote._fill_span is None and remote._filled, "a fill done")
+    points = remote.checkpoints
+    inside = [p for p in points if points[0] < p < points[-1]]
+    assert inside, points  # checkpoints inside the loop, made by the filler
+    # a goto between two of them resumes from the nearest (a filler's) and is exact
+    target = inside[len(inside) // 2] + 3
+    remote.goto(target)
+    back = remote.wait(TIMEOUT)
+    assert remote._current.source is not None and remote._current.source.point in inside
+    assert (back.status, back.pause_index) == ("paused", target)
+    assert [p.cost for p in back.costs] == plain_fit(back.iteration, 0.01).costs
+    local = Runner(lesson)  # the same point reached in one process, from the start
+    try:
+        local.goto(target)
+        here = local.wait(TIMEOUT)
+    finally:
+        local.close()
+    assert _views(back) == _views(here) and back.costs == here.costs and back.line == here.line
+    # a kernel resumed from a filler's checkpoint runs on as any kernel (it does not
+    # end where the filler did) and makes its own checkpoints
+    remote.run()
+    again = remote.wait(TIMEOUT)
+    assert again.status == "done" and again.costs == done.costs
+    assert _views(again) == _views(done)
+
+
+def test_a_command_stops_the_filler_at_once(make_lesson, sources, client, kernel_host):
+    lesson = make_lesson(_fit(sources, 3000))
+    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
+    remote.run()
+    assert remote.wait(TIMEOUT).status == "done"
+    pid = _until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
+    remote.goto(remote.checkpoints[0] + 5)  # any command
+    assert remote._filler is None
+    # SIGKILLed (a filler that arrived would have ended with status 0)
+    assert os.WIFSIGNALED(kernel_host.exit_status(pid, TIMEOUT)) and _gone(pid)
+    assert remote.wait(TIMEOUT).status == "paused"
+
+
+def test_a_filler_ends_with_its_checkpoint(make_lesson, sources, client, kernel_host, monkeypatch):
+    """Its checkpoint ends with the app (the lifeline); the filler, busy in lesson code,
+    has its parent's death as a SIGKILL (PR_SET_PDEATHSIG): no process outlives the app.
+    The loop sleeps in its last epochs once the file `slow` exists: the free run does
+    not, the filler replaying it (asked for only after the test made the file) does."""
+    from tutor.engine.kernel import client as client_module
+
+    monkeypatch.setattr(client_module, "FILL_SPACING", 0.005)
+    loop = sources.LOOP_LR.replace("EPOCHS", "300").replace(
+        "    cost.backward()\n",
+        "    cost.backward()\n    if epoch == 290 and os.path.exists('slow'):\n        time.sleep(30)\n")
+    lesson = make_lesson([sources.SETUP.replace("lr = 0.1", "lr = 0.01") + "import os, time\n", loop])
+    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
+    remote._fills = False
+    remote.run()
+    assert remote.wait(TIMEOUT).status == "done"
+    _wait_checkpoints(remote, 1)  # the end of cell 0 (the loop's end is where the run is)
+    (lesson.path.parent / "slow").write_text("")
+    with remote._lock:
+        remote._fills = True
+        remote._maybe_fill()
+    pid = _until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
+    source = remote._fill_source
+    time.sleep(0.3)  # it replays into the sleep
+    kernel_host.kill(source.pid)
+    started = time.monotonic()
+    _until(lambda: _gone(pid), "the filler gone")
+    assert time.monotonic() - started < 2.0

@@ -23,6 +23,16 @@ Runner command at that moment, and the child replaces every lock it inherited.
 `gc.freeze()` before each fork keeps the garbage collector from writing into the
 pages the checkpoint shares with the kernel.
 
+Filling: iteration checkpoints of a free run are far apart (a fork, and the
+copy-on-write faults after it, cost the run itself), so a goto between two of them
+replays up to their spacing. While the learner reads (the kernel settled), the app
+asks a checkpoint to `("fill", stop, spacing, schedule)` the span after it: it forks
+a *filler* that replays quietly from its point, forks checkpoints every `spacing`
+seconds of CPU time on the way (on the other core, off the learner's path), and
+ends at the first pause point >= stop (or at a SIGKILL from the app when the
+learner gives a command; the checkpoints it made stay). It connects to nothing
+itself; FILL_LIMIT seconds end it whatever its lesson code does.
+
 A checkpoint at point c is valid while the lr schedule (runner.py: (pause point, lr)
 entries) before c is the one it ran with; the resumed kernel is given the app's
 whole schedule, so going back across an lr change replays it exactly. The app keeps
@@ -48,6 +58,7 @@ FORK_FACTOR = 50
 FORK_COST = 0.004  # a fork's cost before one was measured (the zygote's last fork, else this)
 MIN_GAP = 0.002  # a cell end this soon after the last checkpoint gets none
 MAX_CHECKPOINTS = 32  # per lesson, kept by the app (thinned: see client.py)
+FILL_LIMIT = 10  # seconds a filler may run at most (SIGALRM)
 LOCK_WAIT = 0.005
 
 
@@ -93,8 +104,24 @@ class Policy:
         self.last_point = -1
         self.last_elapsed = float("-inf")
         self.last_wall = float("-inf")  # time.monotonic() at the last checkpoint
+        self.fill_stop: int | None = None  # a filler: where it ends (see the module docstring)
+        self._run_spacing: tuple | None = None  # (base, spacing, every) outside a fill
+
+    def fill(self, stop: int, spacing: float) -> None:
+        """This process is a filler: checkpoints every `spacing` CPU seconds, until `stop`."""
+        self._run_spacing = (self.base, self.spacing, self.every)
+        self.fill_stop, self.base, self.spacing, self.every = stop, spacing, spacing, None
+
+    def end_fill(self) -> None:
+        """A checkpoint forked by a filler: the kernels it resumes space theirs as a run does."""
+        if self._run_spacing is not None:
+            self.base, self.spacing, self.every = self._run_spacing
+            self._run_spacing = None
+        self.fill_stop = None
 
     def __call__(self, run: Any, point: int) -> None:
+        if self.fill_stop is not None and point >= self.fill_stop:
+            os._exit(0)  # the filler arrived: its checkpoints serve from here on
         if run.headless or run.cancel or point <= self.last_point:
             return
         cell_end = run.line is None
@@ -133,6 +160,8 @@ class Policy:
             self.fork_cost = 0.7 * self.fork_cost + 0.3 * took
             self.count += 1
             self.last_point, self.last_elapsed, self.last_wall = point, now, time.monotonic()
+            if self.fill_stop is not None:
+                return  # a filler keeps its spacing: its forks cost no learner's run
             if self.count % DOUBLE_EVERY == 0:
                 self.base *= 2
             self.spacing = max(self.base, FORK_FACTOR * self.fork_cost)
@@ -155,16 +184,23 @@ class _Checkpoint:
         from tutor.engine.kernel.kernel import own_process
 
         own_process()
+        policy.end_fill()
         kernel = policy.kernel
         runner = run.runner
         _renew_locks(runner, run)
-        # The kernel's channels belong to the kernel, not to this copy.
-        for fd in (kernel.conn.fileno(), kernel.wake_r, kernel.wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        # The kernel's channels belong to the kernel, not to this copy (a copy made by
+        # a filler finds them closed already, their numbers possibly reused).
+        fds = [kernel.wake_r, kernel.wake_w]
+        if kernel.conn._handle is not None:
+            fds.append(kernel.conn.fileno())
+        for fd in fds:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         kernel.conn._handle = None
+        kernel.wake_r = kernel.wake_w = -1
         runner._wake_fd = -1
         from tutor.engine.kernel.kernel import connect
 
@@ -196,6 +232,19 @@ class _Checkpoint:
                         os._exit(70)
                     return  # into the lesson code, as the kernel
                 self.children.add(pid)
+            elif message[0] == "fill":
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        self._fill(*message[1:])
+                    except BaseException:  # noqa: BLE001 - never run lesson code unconnected
+                        os._exit(70)
+                    return  # into the lesson code, as the filler
+                self.children.add(pid)
+                try:
+                    self.conn.send(("filling", pid))
+                except OSError:
+                    os._exit(0)
             elif message[0] == "drop":
                 os._exit(0)
 
@@ -212,6 +261,35 @@ class _Checkpoint:
                     self.conn.send(("exit", pid, status))
                 except OSError:
                     pass
+
+    def _fill(self, stop: int, spacing: float, schedule: tuple) -> None:
+        """In the filler: replay quietly from here, forking checkpoints (Policy.fill)."""
+        import signal
+
+        from tutor.engine.kernel.kernel import die_with_parent, own_process
+        from tutor.engine.runner import GOTO
+
+        own_process()
+        die_with_parent()  # the checkpoint ends with the app's lifeline; this with it
+        signal.alarm(FILL_LIMIT)  # default action: the process ends
+        faulthandler.disable()  # the fault log is the old kernel's
+        os.close(self.conn.fileno())
+        self.conn._handle = None
+        policy, run = self.policy, self.run
+        runner = run.runner
+        runner.cell_hook = None  # the cell-start file is the old kernel's too
+        runner._cell_watch = None
+        runner.set_lr_schedule(schedule)
+        run._ck_base, run._ck_start = self.now, time.thread_time()
+        policy.fill(stop, spacing)
+        policy.last_point, policy.last_elapsed = self.point, self.now
+        policy.last_wall = time.monotonic()
+        with run.cv:
+            # GOTO to a point never reached: quiet all the way; Policy ends it at `stop`
+            run.mode, run.target = GOTO, 1 << 62
+            run.replaying, run.silent_arrival, run.pending_mode = True, False, None
+            run.tail, run.stop_soon = 0, False
+            run.suspended = run.resume = run.cancel = False
 
     def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple,
                 seen: tuple | None = None) -> None:

@@ -48,6 +48,14 @@ QUIET_STATE = 0.25  # seconds without a state from a running kernel: read where 
 # RESUME_COST at first). Lesson 05's first cells replay in ~30 ms: a fork is no gain.
 RESUME_WORTH = 2.0
 RESUME_COST = 0.03
+# Filling (checkpoints.py): while the kernel is settled, spans of more than twice
+# FILL_SPACING CPU seconds between checkpoints (and from the last one to where the
+# learner is) get checkpoints every FILL_SPACING, made by a filler on the other core,
+# while the client keeps fewer than FILL_UP_TO (room is left below MAX_CHECKPOINTS
+# for the run's own).
+FILL_SPACING = 0.05
+FILL_UP_TO = 16
+_FILL_ASKED = -1  # self._filler while the checkpoint has not said the filler's pid
 
 
 class KernelHost:
@@ -332,6 +340,15 @@ class KernelClient:
         self._queries: set[int] = set()
         self._closed = False
         self._last_gen = 0  # the incarnation a fault is about
+        # Filling: the filler's pid (or _FILL_ASKED), the span it fills (from point,
+        # stop), and the spans filled (or given up) since the checkpoints last changed
+        # lineage; only the app's default policy fills (tests' {"every": n} do not
+        # unless they say {"fill": True}).
+        self._filler: int | None = None
+        self._fill_source: _Checkpoint | None = None
+        self._fill_span: tuple | None = None
+        self._filled: set[tuple] = set()
+        self._fills = checkpoints is True or (isinstance(checkpoints, dict) and checkpoints.get("fill", False))
         self._pair: tuple[RunState, int | None] = (self._idle(), None)
         self.cid = host._register(self)
         self._spawn()
@@ -407,6 +424,7 @@ class KernelClient:
     def reset(self) -> None:
         """Hard cancel: SIGKILL the kernel; a fresh one (forked at once) starts over."""
         with self._lock:
+            self._stop_filling()
             self._kill_current()
             self._drop_checkpoints()
             self._costs = ()
@@ -417,6 +435,7 @@ class KernelClient:
         """SIGKILL the kernel; returns at once (the process is gone in microseconds)."""
         with self._lock:
             self._closed = True
+            self._stop_filling()
             self._kill_current()
             self._drop_checkpoints()
             self._pending.clear()
@@ -468,6 +487,7 @@ class KernelClient:
         with self._lock:
             if self._closed:
                 return 0
+            self._stop_filling()
             if self._current is None:
                 if name not in ("goto", "goto_cell", "set_lr", "set_lr_schedule", "run_to_end", "inspect"):
                     return 0  # no kernel after a fault: like a Runner in error
@@ -504,7 +524,7 @@ class KernelClient:
             self._pending.clear()
             policy = self.use_checkpoints
             if isinstance(policy, dict):
-                policy = {k: v for k, v in policy.items() if k != "keep"}  # "keep": the client's
+                policy = {k: v for k, v in policy.items() if k not in ("keep", "fill")}  # the client's
             request = {"cid": self.cid, "gen": inc.gen, "lesson": self.lesson,
                        "lr_override": self._override, "memory": self.memory,
                        "where": self._where_path(inc.gen), "checkpoints": policy,
@@ -534,6 +554,7 @@ class KernelClient:
         if usable[-1].elapsed < RESUME_WORTH * self._resume_cost:
             return False  # replaying from the start is about as quick as a fork
         source = usable[-1]
+        self._stop_filling()
         # What the learner saw last, so that "changed since" counts from it as a goto in
         # one process does; when the state at k is shown already (from the old kernel's
         # history), the new kernel's state there keeps those tensors instead.
@@ -578,6 +599,8 @@ class KernelClient:
             self._thin()
         threading.Thread(target=self._read_checkpoint, args=(checkpoint,), daemon=True,
                          name="tutor-checkpoint-reader").start()
+        with self._lock:
+            self._maybe_fill()
 
     def _thin(self) -> None:
         """At most MAX_CHECKPOINTS: drop the one whose neighbours are closest (in the
@@ -597,9 +620,12 @@ class KernelClient:
         try:
             while True:
                 message = checkpoint.conn.recv()
-                if message[0] == "exit":  # a kernel it forked ended
+                if message[0] == "exit":  # a kernel (or a filler) it forked ended
                     self.host.record_exit(message[1], message[2])
                     self._exited(message[1])
+                    self._filler_ended(message[1])
+                elif message[0] == "filling":
+                    self._filling(checkpoint, message[1])
         except (EOFError, OSError, TypeError):
             pass
         with self._lock:
@@ -610,6 +636,61 @@ class KernelClient:
                 self._current = None
                 inc.killed = True
                 self.goto(inc.target)
+
+    # --- filling (checkpoints.py) --------------------------------------------------------
+
+    def _maybe_fill(self) -> None:
+        """While the kernel waits for the learner: ask for checkpoints in the widest span
+        a goto would replay (the one ending where the learner is first)."""
+        if not self._fills or self._filler is not None or self._closed:
+            return
+        inc, state = self._current, self.state
+        if inc is None or inc.conn is None or not self._settled or self._acked < self._seq:
+            return
+        if state.status not in ("paused", "done") or len(self._checkpoints) >= FILL_UP_TO:
+            return
+        here, schedule = state.pause_index, self._schedule
+        usable = [c for c in self._checkpoints if c.point <= here and c.valid_for(schedule)]
+        if not usable:
+            return
+        spans = [(b.elapsed - a.elapsed, a, b.point) for a, b in zip(usable, usable[1:])
+                 if b.elapsed - a.elapsed > 2 * FILL_SPACING]
+        if usable[-1].point < here:
+            spans.append((float("inf"), usable[-1], here))  # to here: its CPU time is not known
+        spans = [s for s in spans if (s[1].point, s[2], _before(schedule, s[2])) not in self._filled]
+        if not spans:
+            return
+        _, source, stop = max(spans, key=lambda s: s[0])
+        try:
+            source.conn.send(("fill", stop, FILL_SPACING, schedule))
+        except OSError:
+            return
+        self._filler, self._fill_source = _FILL_ASKED, source
+        self._fill_span = (source.point, stop, _before(schedule, stop))
+
+    def _filling(self, checkpoint: _Checkpoint, pid: int) -> None:
+        with self._lock:
+            if self._filler == _FILL_ASKED and self._fill_source is checkpoint:
+                self._filler = pid
+            else:  # stopped before its pid came
+                self.host.kill(pid)
+
+    def _filler_ended(self, pid: int) -> None:
+        with self._lock:
+            if self._filler != pid:
+                return
+            if self._fill_span is not None:
+                self._filled.add(self._fill_span)  # done (or failed: not asked again)
+            self._filler = self._fill_source = self._fill_span = None
+            self._maybe_fill()
+
+    def _stop_filling(self) -> None:
+        """A command, a goto, a reset: the filler gives the cores back at once (the
+        checkpoints it made stay; the span is filled again later from the last one)."""
+        filler = self._filler
+        self._filler = self._fill_source = self._fill_span = None
+        if filler is not None and filler != _FILL_ASKED:
+            self.host.kill(filler)
 
     def _forget_checkpoint(self, checkpoint: _Checkpoint) -> None:
         if checkpoint in self._checkpoints:
@@ -624,6 +705,7 @@ class KernelClient:
 
     def _drop_checkpoints(self) -> None:
         dropped, self._checkpoints = self._checkpoints, []
+        self._filled.clear()
         for checkpoint in dropped:
             self._drop(checkpoint)
 
@@ -736,6 +818,8 @@ class KernelClient:
             if pending is not None and pending[0] is inc and shown.pause_index == pending[1]:
                 self._resume_after_shown = None
                 self._resume(pending[1], after=pending[2], shown=True)
+            else:
+                self._maybe_fill()
             self._cv.notify_all()
 
     def _check_answer(self) -> None:
