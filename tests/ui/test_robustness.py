@@ -191,7 +191,10 @@ async def _reset_stops_within_one_second(make_app, lessons_dir, text: str, lesso
         screen = await open_lesson(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.runner.state.status == "running", what="running")
-        await pilot.pause(0.5)  # well inside the loop
+        # well inside the loop: the kernel shows its cell (published by the worker, or
+        # read from the kernel's cell file when a function loop publishes nothing),
+        # where a fixed pause could end before the kernel even started the cell
+        await wait_for(pilot, lambda: screen.runner.state.cell == 0, what="the loop's cell")
         assert screen.runner.state.status == "running"
         start = time.monotonic()
         await pilot.press("r")
