@@ -153,7 +153,12 @@ def test_r_resets_while_a_run_to_a_later_section_is_stuck_on_the_way(tmp_path):
     try:
         session.section = 3
         session.next()
-        time.sleep(0.3)
+        # stuck on the way: the worker is in §2's endless cell (a way there publishes
+        # nothing, so its run says where), not a fixed sleep that may end before that
+        deadline = time.monotonic() + 10
+        while session.runner._run.cell != 1:
+            assert time.monotonic() < deadline, "the way there never reached the endless cell"
+            time.sleep(0.01)
         session.tick()
         assert session.status(session.runner.state) == "running_to"
         session.reset()
