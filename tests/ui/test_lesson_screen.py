@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import torch
 
@@ -407,5 +409,10 @@ async def test_q_q_in_one_burst_leaves_the_lesson_and_quits(make_app):
         # queued together, as one read from the terminal: each reaches its own screen
         for _ in range(2):
             app.post_message(events.Key("q", "q"))
-        await pilot.pause(1.0)
+        # until the app has quit (exit() sets the return code), not a fixed 1 s that a
+        # loaded machine could spend before the second q reached the picker
+        deadline = time.monotonic() + 15
+        while app.return_code is None:
+            assert time.monotonic() < deadline, f"the app did not quit: {app.screen}"
+            await asyncio.sleep(0.02)
     assert app.return_code == 0
