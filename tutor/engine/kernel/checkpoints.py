@@ -26,10 +26,10 @@ pages the checkpoint shares with the kernel.
 Filling: iteration checkpoints of a free run are far apart (a fork, and the
 copy-on-write faults after it, cost the run itself), so a goto between two of them
 replays up to their spacing. While the learner reads (the kernel settled), the app
-asks a checkpoint to `("fill", stop, spacing, schedule)` the span after it: it forks
-a *filler* that replays quietly from its point, forks checkpoints every `spacing`
+asks a checkpoint to `("fill", stop, spacing, schedule, budget)` the span after it: it
+forks a *filler* that replays quietly from its point, forks checkpoints every `spacing`
 seconds of CPU time on the way (on the other core, off the learner's path), and
-ends at the first pause point >= stop (or at a SIGKILL from the app when the
+ends at the first pause point >= stop or after `budget` forks (or at a SIGKILL from the app when the
 learner gives a command; the checkpoints it made stay). It connects to nothing
 itself; FILL_LIMIT seconds end it whatever its lesson code does.
 
@@ -105,12 +105,15 @@ class Policy:
         self.last_elapsed = float("-inf")
         self.last_wall = float("-inf")  # time.monotonic() at the last checkpoint
         self.fill_stop: int | None = None  # a filler: where it ends (see the module docstring)
+        self.fill_budget = 0  # ...and how many more checkpoints it may make
         self._run_spacing: tuple | None = None  # (base, spacing, every) outside a fill
 
-    def fill(self, stop: int, spacing: float) -> None:
-        """This process is a filler: checkpoints every `spacing` CPU seconds, until `stop`."""
+    def fill(self, stop: int, spacing: float, budget: int) -> None:
+        """This process is a filler: checkpoints every `spacing` CPU seconds, until
+        `stop` or `budget` of them."""
         self._run_spacing = (self.base, self.spacing, self.every)
         self.fill_stop, self.base, self.spacing, self.every = stop, spacing, spacing, None
+        self.fill_budget = budget
 
     def end_fill(self) -> None:
         """A checkpoint forked by a filler: the kernels it resumes space theirs as a run does."""
@@ -160,8 +163,11 @@ class Policy:
             self.fork_cost = 0.7 * self.fork_cost + 0.3 * took
             self.count += 1
             self.last_point, self.last_elapsed, self.last_wall = point, now, time.monotonic()
-            if self.fill_stop is not None:
-                return  # a filler keeps its spacing: its forks cost no learner's run
+            if self.fill_stop is not None:  # a filler keeps its spacing: its forks cost no learner's run
+                self.fill_budget -= 1
+                if self.fill_budget <= 0:
+                    os._exit(0)
+                return
             if self.count % DOUBLE_EVERY == 0:
                 self.base *= 2
             self.spacing = max(self.base, FORK_FACTOR * self.fork_cost)
@@ -262,7 +268,7 @@ class _Checkpoint:
                 except OSError:
                     pass
 
-    def _fill(self, stop: int, spacing: float, schedule: tuple) -> None:
+    def _fill(self, stop: int, spacing: float, schedule: tuple, budget: int) -> None:
         """In the filler: replay quietly from here, forking checkpoints (Policy.fill)."""
         import signal
 
@@ -281,7 +287,7 @@ class _Checkpoint:
         runner._cell_watch = None
         runner.set_lr_schedule(schedule)
         run._ck_base, run._ck_start = self.now, time.thread_time()
-        policy.fill(stop, spacing)
+        policy.fill(stop, spacing, budget)
         policy.last_point, policy.last_elapsed = self.point, self.now
         policy.last_wall = time.monotonic()
         with run.cv:

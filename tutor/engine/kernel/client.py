@@ -48,13 +48,14 @@ QUIET_STATE = 0.25  # seconds without a state from a running kernel: read where 
 # RESUME_COST at first). Lesson 05's first cells replay in ~30 ms: a fork is no gain.
 RESUME_WORTH = 2.0
 RESUME_COST = 0.03
-# Filling (checkpoints.py): while the kernel is settled, spans of more than twice
-# FILL_SPACING CPU seconds between checkpoints (and from the last one to where the
-# learner is) get checkpoints every FILL_SPACING, made by a filler on the other core,
-# while the client keeps fewer than FILL_UP_TO (room is left below MAX_CHECKPOINTS
-# for the run's own).
+# Filling (checkpoints.py): while the kernel is settled, the span from the last
+# checkpoint to where the learner is, then spans of more than twice FILL_SPACING CPU
+# seconds between checkpoints, the latest first (a learner steps back from where
+# they are), get checkpoints every FILL_SPACING, made by a filler on the other core,
+# up to FILL_UP_TO in all (each holds ~5 MB of its own; room is left below
+# MAX_CHECKPOINTS for the run's own).
 FILL_SPACING = 0.05
-FILL_UP_TO = 16
+FILL_UP_TO = 24
 _FILL_ASKED = -1  # self._filler while the checkpoint has not said the filler's pid
 
 
@@ -640,8 +641,8 @@ class KernelClient:
     # --- filling (checkpoints.py) --------------------------------------------------------
 
     def _maybe_fill(self) -> None:
-        """While the kernel waits for the learner: ask for checkpoints in the widest span
-        a goto would replay (the one ending where the learner is first)."""
+        """While the kernel waits for the learner: ask for checkpoints in the latest
+        span a goto back would replay for long (see FILL_SPACING)."""
         if not self._fills or self._filler is not None or self._closed:
             return
         inc, state = self._current, self.state
@@ -660,9 +661,9 @@ class KernelClient:
         spans = [s for s in spans if (s[1].point, s[2], _before(schedule, s[2])) not in self._filled]
         if not spans:
             return
-        _, source, stop = max(spans, key=lambda s: s[0])
+        _, source, stop = max(spans, key=lambda s: s[2])
         try:
-            source.conn.send(("fill", stop, FILL_SPACING, schedule))
+            source.conn.send(("fill", stop, FILL_SPACING, schedule, FILL_UP_TO - len(self._checkpoints)))
         except OSError:
             return
         self._filler, self._fill_source = _FILL_ASKED, source
