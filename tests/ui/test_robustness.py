@@ -354,5 +354,5 @@ async def test_lesson_prose_with_a_plain_fence_shows_it(make_app, lessons_dir, m
         encoding="utf-8")
     app = make_app(lesson="tiny-fit")
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.3)
-        assert "w ← w - lr · grad" in screen_text(app)
+        # the prose's Markdown mounts its blocks asynchronously: waited for, not 0.3 s
+        await wait_for(pilot, lambda: "w ← w - lr · grad" in screen_text(app), what="the fenced prose")
