@@ -183,7 +183,9 @@ async def test_brackets_move_between_sections_and_h_shows_a_hint(make_app):
         await pilot.press("right_square_bracket")
         assert screen.section == 1 and "Setup" in screen_text(app)
         await pilot.press("right_square_bracket", "right_square_bracket")
-        assert screen.section == 2 and "Five steps" in screen_text(app)
+        assert screen.section == 2
+        # the section's prose (Textual's Markdown parses in a thread and mounts after)
+        await wait_for(pilot, lambda: "Five steps" in screen_text(app), what="§2's prose")
         await pilot.press("h")
         await pilot.pause(0.1)
         assert "Watch the grad column." in screen_text(app)
@@ -390,8 +392,9 @@ async def test_pagedown_scrolls_a_long_section(make_app, lessons_dir):
     app = make_app(lesson="long-text")
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.screen.query_one("#prose-pane")
-        await pilot.pause(0.2)
-        assert pane.scroll_y == 0 and pane.max_scroll_y > 0
+        # the long prose mounted and laid out (Textual's Markdown: asynchronously)
+        await wait_for(pilot, lambda: pane.max_scroll_y > 0, what="the long prose")
+        assert pane.scroll_y == 0
         await pilot.press("pagedown")
         await pilot.pause(0.1)
         assert pane.scroll_y > 0
