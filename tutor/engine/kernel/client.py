@@ -54,8 +54,11 @@ RESUME_COST = 0.03
 # they are), get checkpoints every FILL_SPACING, made by a filler on the other core,
 # up to FILL_UP_TO in all (each holds ~5 MB of its own; room is left below
 # MAX_CHECKPOINTS for the run's own).
+# It starts once the kernel has been quiet for FILL_IDLE (not between the keys of a
+# burst of steps: each command kills a filler).
 FILL_SPACING = 0.05
 FILL_UP_TO = 24
+FILL_IDLE = 0.3
 _FILL_ASKED = -1  # self._filler while the checkpoint has not said the filler's pid
 
 
@@ -373,6 +376,12 @@ class KernelClient:
         if target is not None:
             self.goto(target)
 
+    @property
+    def lr_override(self) -> float | None:
+        """The learner's lr as last set, before the kernel has answered (a runner made
+        from this one's, e.g. after a cell edit, must not get the one before)."""
+        return self._override
+
     def set_lr(self, value: float | None) -> None:
         value = self._check_lr(value)  # bad input: ValueError here, in the caller
         with self._lock:
@@ -648,6 +657,8 @@ class KernelClient:
         inc, state = self._current, self.state
         if inc is None or inc.conn is None or not self._settled or self._acked < self._seq:
             return
+        if time.monotonic() - inc.state_at < FILL_IDLE:
+            return  # the watchdog asks again
         if state.status not in ("paused", "done") or len(self._checkpoints) >= FILL_UP_TO:
             return
         here, schedule = state.pause_index, self._schedule
@@ -819,8 +830,6 @@ class KernelClient:
             if pending is not None and pending[0] is inc and shown.pause_index == pending[1]:
                 self._resume_after_shown = None
                 self._resume(pending[1], after=pending[2], shown=True)
-            else:
-                self._maybe_fill()
             self._cv.notify_all()
 
     def _check_answer(self) -> None:
@@ -828,8 +837,10 @@ class KernelClient:
         (its worker holds the GIL: `sum(range(10**11))`). A running kernel silent for
         QUIET_STATE shows the cell it started last, read from the small file the
         kernel writes at each cell start (kernel.py, CellWatch): a worker that went
-        straight from a cell's start into such a C call never published that cell."""
+        straight from a cell's start into such a C call never published that cell.
+        It also starts filling checkpoints once the kernel has been quiet a while."""
         with self._lock:
+            self._maybe_fill()
             inc = self._current
             if inc is not None and inc.conn is not None and self.state.status == "running" \
                     and time.monotonic() - inc.state_at >= QUIET_STATE:
