@@ -167,3 +167,25 @@ def test_r_resets_while_a_run_to_a_later_section_is_stuck_on_the_way(tmp_path):
         assert not session.resuming and session.heading_to is None
     finally:
         session.leave()
+
+
+def test_an_lr_typed_just_before_an_edit_carries_over_to_the_new_kernel(tmp_path, kernel_host):
+    """The new runner (an edited cell) is made with the old one's lr as last set, not
+    with the one its kernel's state showed before it answered the change."""
+    made = []
+
+    def factory(lesson, lr):
+        made.append(lr)
+        return kernel_host.client(lesson, lr_override=lr)
+
+    session, _ = make_session(tmp_path)
+    session.attach(factory)
+    try:
+        session.next()
+        settle(session)
+        session.set_lr(0.0625)
+        assert session.run_edited(1, "print('edited')\n")  # at once: no answer waited for
+        assert made == [None, 0.0625]
+        assert settle(session).lr_override == 0.0625
+    finally:
+        session.leave()

@@ -651,7 +651,7 @@ class LessonSession:
 
     def _replace_runner(self, old) -> None:
         self.runs.keep(self.lesson.id, old.state)
-        lr_override = old.state.lr_override
+        lr_override = old.lr_override  # as last set: its state may not show it yet
         old.close()
         self.runner = self._make_runner(self.lesson, lr_override)
         self._marked_finished = False

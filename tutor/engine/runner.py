@@ -1878,6 +1878,11 @@ class Runner:
                     run.next_change = -1
 
     @property
+    def lr_override(self) -> float | None:
+        """The learner's lr as last set (None: the lesson's own)."""
+        return self._override
+
+    @property
     def lr_schedule(self) -> tuple[tuple[int, float | None], ...]:
         """The lr schedule as (pause point, override) pairs; (-1, x) is the start value.
         A replay (goto, or a process checkpoint resumed) follows exactly this."""
