@@ -3,7 +3,8 @@
 One fresh interpreter runs one headless app session at 80x24 (`App.run_test()`): it
 opens lesson 10 (three 1000-epoch loops; else the largest lesson), presses `space`
 until the runner reports done, steps back twice (`b`, then a deep one to iteration
-10 of the last loop), and reports its own peak RSS (`ru_maxrss`) and its PSS and USS
+10 of the last loop), waits while the kernel fills checkpoints behind the learner (as
+it does while a learner reads), and reports its own peak RSS (`ru_maxrss`) and its PSS and USS
 from /proc/self/smaps_rollup, and the same for every process of its kernel group:
 the zygote, the kernel, its checkpoints. The session's PSS (app + that group) over
 the floor's PSS (below; measured while the companion is alive, as the session is)
@@ -153,6 +154,13 @@ async def session(lessons_dir: Path, lesson_id: str, state_dir: Path) -> dict:
         runner.jump(10)
         runner.wait(60)
         await pilot.pause(0.5)
+        # and the learner reads: the kernel fills checkpoints behind them (client.py,
+        # FILL_UP_TO); measured once that has ended (no filler, no new checkpoint for 1 s)
+        quiet_since, count = time.monotonic(), len(runner.checkpoints)
+        while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+            if runner._filler is not None or len(runner.checkpoints) != count:
+                quiet_since, count = time.monotonic(), len(runner.checkpoints)
         result = {
             "seconds": seconds,
             "iterations": len(state.costs),
@@ -373,8 +381,18 @@ async def _drive_browser_session(server, port: int, state_dir: Path, aiohttp) ->
                 app_pid = int(f.read().split()[0])
             from tutor.serve.server import descendants
 
-            # the app's group and every descendant (a kernel's zygote has its own session)
-            pids = sorted(set(_group_pids(app_pid)) | set(descendants(app_pid)) | {app_pid})
+            # the app's group and every descendant (a kernel's zygote has its own session),
+            # once the checkpoints filled while the learner reads are all there (the same
+            # processes for 1 s)
+            def session_pids() -> list[int]:
+                return sorted(set(_group_pids(app_pid)) | set(descendants(app_pid)) | {app_pid})
+
+            pids, quiet_since = session_pids(), time.monotonic()
+            while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                now = session_pids()
+                if now != pids:
+                    pids, quiet_since = now, time.monotonic()
             group = [_process_memory_kb(pid) for pid in pids]
             server_now = _process_memory_kb(server.pid)
             reader.cancel()
