@@ -12,17 +12,25 @@ from pathlib import Path
 from tutor.errors import UsageError
 
 
-def build_app(args, progress_path: Path | None = None, on_first_frame=None, kernel_host=None):
+def build_app(args, progress_path: Path | None = None, on_first_frame=None, kernel_host=None,
+              lesson_cache: Path | None = None):
     """The app for `args` (also used by tests and benchmarks; they pass their own
     `progress_path` so that nothing touches the learner's real progress file, and
-    may share one `kernel_host` between apps: one zygote instead of one per app)."""
-    from tutor.engine import loader
+    may share one `kernel_host` between apps: one zygote instead of one per app).
+    `lesson_cache`: a directory keeping the parsed lessons between starts
+    (engine/lesson_index.py; `tutor` passes the learner's cache directory)."""
+    from tutor.engine import lesson_index
     from tutor.engine.kernel.protocol import DEFAULT_MEMORY, parse_size
 
-    lessons_dir = Path(args.lessons) if args.lessons else loader.bundled_lessons_dir()
+    lessons_dir = Path(args.lessons) if args.lessons else lesson_index.bundled_lessons_dir()
     if args.lessons and not lessons_dir.is_dir():
         raise UsageError(f"lesson directory not found: {lessons_dir}")
-    lessons, errors = loader.discover(lessons_dir)
+    if lesson_cache is not None:
+        lessons, errors = lesson_index.discover_cached(lessons_dir, lesson_cache)
+    else:
+        from tutor.engine.loader import discover
+
+        lessons, errors = discover(lessons_dir)
     if not lessons and not any(lessons_dir.glob("*.md")):
         raise UsageError(f"no lesson files (*.md) in {lessons_dir}")
     memory = None
@@ -32,7 +40,11 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
         except ValueError as exc:
             raise UsageError(f"--kernel-memory: {exc}") from None
     open_lesson = None
-    if args.lesson:
+    if args.lesson and not (args.lesson.endswith(".md") or Path(args.lesson).is_file()):
+        open_lesson = next((lesson for lesson in lessons if lesson.id == args.lesson), None)
+    if args.lesson and open_lesson is None:  # a path, or an id to explain
+        from tutor.engine import loader
+
         try:
             open_lesson = loader.find_lesson(args.lesson, lessons_dir)
         except loader.LessonError as exc:
@@ -67,7 +79,9 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
 def main(args) -> int:
     from tutor.terminal import terminal_problem
 
-    app = build_app(args)  # bad arguments are reported first, terminal or not
+    from tutor.engine.lesson_index import default_cache_dir
+
+    app = build_app(args, lesson_cache=default_cache_dir())  # bad arguments first, terminal or not
     problem = terminal_problem()
     if problem:  # before the screen is taken over: a line, not escape codes
         raise UsageError(problem)

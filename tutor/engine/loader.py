@@ -38,6 +38,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from tutor.engine.lesson import Cell, Lesson, OutputBlock, Section, Text
+from tutor.engine.lesson_index import bundled_lessons_dir, lesson_files  # noqa: F401 - re-exported
 
 LANG_BLOCKS = ("en", "ko")
 BLOCK_NAMES = ("en", "ko", "hint")
@@ -68,6 +69,9 @@ class LessonError(Exception):
         self.line = line
         self.message = message
         super().__init__(str(self))
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.path, self.line, self.message))  # (lesson_index.py pickles them)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else f"{self.path}"
@@ -146,21 +150,6 @@ def load_lesson(path: Path | str) -> Lesson:
         raise result.errors[0]
     assert result.lesson is not None
     return result.lesson
-
-
-def bundled_lessons_dir() -> Path:
-    """The lessons shipped with tutor: `tutor/lessons/` inside an installed wheel,
-    `<repo>/lessons` in a source checkout or an editable install."""
-    package = Path(__file__).resolve().parents[1]
-    inside = package / "lessons"
-    if inside.is_dir():
-        return inside
-    return package.parent / "lessons"
-
-
-def lesson_files(lessons_dir: Path) -> list[Path]:
-    """The `*.md` files of a directory, sorted by file name (the lesson order)."""
-    return sorted((p for p in Path(lessons_dir).glob("*.md") if p.is_file()), key=lambda p: p.name)
 
 
 def discover(lessons_dir: Path | str) -> tuple[list[Lesson], list[LessonError]]:

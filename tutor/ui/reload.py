@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tutor.engine import checker, loader
 from tutor.engine.lesson import Lesson
+from tutor.engine.lesson_index import lesson_files
 
 POLL_SECONDS = 0.5
 
@@ -32,7 +32,7 @@ def dir_signature(lessons_dir: Path) -> tuple:
     """The names, mtimes and sizes of a lesson directory's files: changes when a file
     is added, removed, renamed or saved."""
     try:
-        files = loader.lesson_files(Path(lessons_dir))
+        files = lesson_files(Path(lessons_dir))
     except OSError:
         return ()
     return tuple((p.name, file_signature(p)) for p in files)
@@ -47,6 +47,8 @@ def relative_error(message: str, lessons_dir: Path | str) -> str:
 def reload_lesson(path: Path) -> tuple[Lesson | None, list[str]]:
     """The lesson in `path` and no errors, or None and its errors as `file:line: message`
     (warnings are not errors: a lesson with warnings still loads)."""
+    from tutor.engine import checker  # (the parser: not needed for the first frame)
+
     lesson, problems = checker.check_file(path)
     errors = [str(p) for p in problems if p.is_error]
     if lesson is None and not errors:  # defensive: the checker always says why
