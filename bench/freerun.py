@@ -100,6 +100,9 @@ async def in_app(lessons_dir: Path, state_dir: Path, lesson, pairs: int) -> list
             seconds = time.perf_counter() - start
             state = runner.state
             assert state.status == "done", state.error
+            # reset at once: the kernel would start filling checkpoints behind the
+            # learner 0.3 s later, on the core the headless side runs beside
+            await pilot.press("r")
             return len(state.costs) / seconds
 
         def headless_run() -> float:
