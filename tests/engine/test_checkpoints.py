@@ -308,3 +308,18 @@ def test_a_filler_ends_with_its_checkpoint(make_lesson, sources, client, kernel_
     started = time.monotonic()
     _until(lambda: _gone(pid), "the filler gone")
     assert time.monotonic() - started < 2.0
+
+
+def test_filling_goes_on_after_its_checkpoint_is_lost(make_lesson, sources, client, kernel_host):
+    """A checkpoint killed while its filler runs (dropped by thinning, or gone) takes the
+    filler with it; the client gives that span up rather than wait for a filler that
+    will never report (which stopped all filling)."""
+    lesson = make_lesson(_fit(sources, 3000))
+    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
+    remote.run()
+    assert remote.wait(TIMEOUT).status == "done"
+    _until(lambda: remote._filler not in (None, -1), "a filler")
+    lost = remote._fill_source
+    kernel_host.kill(lost.pid)
+    _until(lambda: remote._fill_source is not lost, "the lost checkpoint's fill given up")
+    assert lost.point not in remote.checkpoints

@@ -640,6 +640,10 @@ class KernelClient:
             pass
         with self._lock:
             self._forget_checkpoint(checkpoint)
+            if self._fill_source is checkpoint:  # its filler dies with it (PDEATHSIG): given up
+                if self._fill_span is not None:
+                    self._filled.add(self._fill_span)
+                self._filler = self._fill_source = self._fill_span = None
             inc = self._current
             if inc is not None and inc.source is checkpoint and inc.conn is None and not inc.killed:
                 # it died before forking the kernel asked for: replay another way
