@@ -1133,6 +1133,7 @@ class _Run:
             self.suspended = True
             workdir.leave(self)  # the directory is the lesson's only while its code runs
             self.cv.notify_all()  # wake Runner.wait()
+            self.runner._settled()
             while not self.resume and not self.cancel:
                 self.cv.wait()
             self.suspended = False
@@ -1564,6 +1565,7 @@ class Runner:
             with run.cv:
                 run.ended = True
                 run.cv.notify_all()
+            self._settled()
 
     def _rewind(self, run: _Run) -> None:
         """On the diverged run's own thread: start the replay that replaces it (to
@@ -1876,6 +1878,10 @@ class Runner:
                     # a newer one, e.g. "done").
                     run.lr_pending = value
                     run.next_change = -1
+
+    def _settled(self) -> None:
+        """The worker now waits for a command, or the run ended (a kernel tells its
+        IO loop: kernel.py)."""
 
     @property
     def lr_override(self) -> float | None:

@@ -113,6 +113,16 @@ class KernelRunner(Runner):
     @state.setter
     def state(self, value: RunState) -> None:
         self._state = value
+        self._wake()
+
+    def _settled(self) -> None:
+        """The state a pause publishes is read by the IO loop maybe before the worker
+        marks itself waiting (then sent as not settled): wake the loop again, so the
+        app hears at once that the kernel waits, not one SETTLE_POLL later (measured:
+        20-30 ms added to about half of the step backs)."""
+        self._wake()
+
+    def _wake(self) -> None:
         fd = self._wake_fd
         if fd >= 0:
             try:
