@@ -211,7 +211,7 @@ class _Checkpoint:
         from tutor.engine.kernel.kernel import connect
 
         info = {"elapsed": now, "cell": run.cell, "line": run.line, "iteration": run.iteration,
-                "schedule": runner.lr_schedule}
+                "schedule": runner.lr_schedule, "costs": len(run.costs)}
         self.conn = connect(kernel.address, kernel.authkey,
                             ("checkpoint", kernel.cid, point, os.getpid(), info))
         self.children: set[int] = set()
@@ -298,8 +298,10 @@ class _Checkpoint:
             run.suspended = run.resume = run.cancel = False
 
     def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple,
-                seen: tuple | None = None) -> None:
-        """In the new kernel: connect as generation `gen`, serve, replay to `target`."""
+                seen: tuple | None = None, shared: int = 0) -> None:
+        """In the new kernel: connect as generation `gen`, serve, replay to `target`.
+        `shared`: how many of the run's first cost points the app has already (its
+        states send only the ones after: 2000 of them took ~5 ms to pickle and load)."""
         from tutor.engine.kernel.kernel import CellWatch, Kernel, connect, own_process
 
         own_process()
@@ -325,6 +327,7 @@ class _Checkpoint:
         runner.set_lr_schedule(schedule)  # the app's: equal to this copy's before its point
         if seen is not None:  # the tensors the learner saw last (in the killed kernel)
             runner._snapshotter.seed(seen)
+        kernel._sent_costs = tuple(run.costs[:shared])
         run._ck_base, run._ck_start = self.now, time.thread_time()
         policy.last_wall = time.monotonic()  # CPU time from here is no more than wall time
         from tutor.engine.runner import GOTO

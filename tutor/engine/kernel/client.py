@@ -287,13 +287,14 @@ class _Incarnation:
 class _Checkpoint:
     """A paused copy of the kernel at pause point `point` (checkpoints.py)."""
 
-    __slots__ = ("point", "pid", "conn", "elapsed", "schedule", "cell", "line")
+    __slots__ = ("point", "pid", "conn", "elapsed", "schedule", "cell", "line", "costs")
 
     def __init__(self, point: int, pid: int, conn: Connection, info: dict) -> None:
         self.point, self.pid, self.conn = point, pid, conn
         self.elapsed = float(info.get("elapsed", 0.0))
         self.schedule = _before(tuple(info.get("schedule", ())), point)
         self.cell, self.line = info.get("cell"), info.get("line")
+        self.costs = int(info.get("costs", 0))  # cost points its run had recorded
 
     def valid_for(self, schedule: tuple) -> bool:
         """It ran with `schedule` up to its point (entries at or after it are to come)."""
@@ -579,8 +580,11 @@ class KernelClient:
             inc.shown_tensors = state.tensors
         self._acked, self._seq, self._settled = 0, 0, False
         self._pending.clear()
+        # The costs up to the checkpoint are the ones shown (the same schedule up to its
+        # point, the same code): the new kernel sends only those after.
+        shared = min(len(self._costs), source.costs)
         message = ("resume", inc.gen, k, self._moved_by, self._where_path(inc.gen),
-                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule, seen)
+                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule, seen, shared)
         try:
             source.conn.send(message)
         except OSError:  # it is gone: forget it and try the next one
