@@ -323,3 +323,22 @@ def test_filling_goes_on_after_its_checkpoint_is_lost(make_lesson, sources, clie
     kernel_host.kill(lost.pid)
     _until(lambda: remote._fill_source is not lost, "the lost checkpoint's fill given up")
     assert lost.point not in remote.checkpoints
+
+
+def test_a_small_fill_budget_is_spread_over_the_whole_span(make_lesson, sources, client, monkeypatch):
+    """Two checkpoints left to make for a span of 3000 epochs (hundreds of ms of CPU):
+    evenly over it, so the later half, nearest the learner, has one too (at the
+    50 ms spacing they would both sit in its first third)."""
+    from tutor.engine.kernel import client as client_module
+
+    monkeypatch.setattr(client_module, "FILL_UP_TO", 3)
+    lesson = make_lesson(_fit(sources, 3000))
+    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
+    remote.run()
+    done = remote.wait(TIMEOUT)
+    assert done.status == "done"
+    _until(lambda: remote._filled and remote._filler is None, "the fill done")
+    _until(lambda: len(remote.checkpoints) == 3, "both filled checkpoints connected")
+    start, *filled = remote.checkpoints
+    middle = (start + done.pause_index) / 2
+    assert filled[0] < middle < filled[1], (start, filled, done.pause_index)

@@ -86,6 +86,7 @@ TAIL_POINTS = 8
 # past this many (only a runaway `while True` loop gets there).
 STOPS_LIMIT = 1_000_000
 NO_TAIL = 1 << 62  # an iteration number no loop reaches
+NOWHERE = 1 << 62  # a goto target no run reaches: a replay that shows nothing (checkpoints.py's filler)
 NEVER = NO_TAIL  # a pause point no run reaches
 _UNSET = object()
 # A free run captures the autograd graph of at most one backward() per this many
@@ -855,6 +856,8 @@ class _Run:
         if self.headless:
             return False
         if self.replaying:
+            if self.target >= NOWHERE:
+                return False  # it never arrives: no one sees a graph it captures
             points = self.runner._backward_points
             later = bisect_right(points, point)
             return later >= len(points) or points[later] > self.target
@@ -1133,7 +1136,7 @@ class _Run:
             self.suspended = True
             workdir.leave(self)  # the directory is the lesson's only while its code runs
             self.cv.notify_all()  # wake Runner.wait()
-            self.runner._settled()
+            self.runner._settled(self)
             while not self.resume and not self.cancel:
                 self.cv.wait()
             self.suspended = False
@@ -1565,7 +1568,7 @@ class Runner:
             with run.cv:
                 run.ended = True
                 run.cv.notify_all()
-            self._settled()
+            self._settled(run)
 
     def _rewind(self, run: _Run) -> None:
         """On the diverged run's own thread: start the replay that replaces it (to
@@ -1879,9 +1882,9 @@ class Runner:
                     run.lr_pending = value
                     run.next_change = -1
 
-    def _settled(self) -> None:
-        """The worker now waits for a command, or the run ended (a kernel tells its
-        IO loop: kernel.py)."""
+    def _settled(self, run: _Run) -> None:
+        """On the worker: it now waits for a command, or the run ended (a kernel tells
+        its IO loop: kernel.py)."""
 
     @property
     def lr_override(self) -> float | None:

@@ -273,7 +273,7 @@ class _Checkpoint:
         import signal
 
         from tutor.engine.kernel.kernel import die_with_parent, own_process
-        from tutor.engine.runner import GOTO
+        from tutor.engine.runner import GOTO, NOWHERE
 
         own_process()
         die_with_parent()  # the checkpoint ends with the app's lifeline; this with it
@@ -291,8 +291,10 @@ class _Checkpoint:
         policy.last_point, policy.last_elapsed = self.point, self.now
         policy.last_wall = time.monotonic()
         with run.cv:
-            # GOTO to a point never reached: quiet all the way; Policy ends it at `stop`
-            run.mode, run.target = GOTO, 1 << 62
+            # GOTO to a point never reached: quiet all the way (and no graph captured:
+            # a replay into points this process never passed captured every backward(),
+            # 3x the replay's time); Policy ends it at `stop`
+            run.mode, run.target = GOTO, NOWHERE
             run.replaying, run.silent_arrival, run.pending_mode = True, False, None
             run.tail, run.stop_soon = 0, False
             run.suspended = run.resume = run.cancel = False

@@ -51,9 +51,11 @@ RESUME_COST = 0.03
 # Filling (checkpoints.py): while the kernel is settled, the span from the last
 # checkpoint to where the learner is, then spans of more than twice FILL_SPACING CPU
 # seconds between checkpoints, the latest first (a learner steps back from where
-# they are), get checkpoints every FILL_SPACING, made by a filler on the other core,
-# up to FILL_UP_TO in all (each holds ~5 MB of its own; room is left below
-# MAX_CHECKPOINTS for the run's own).
+# they are), get checkpoints every FILL_SPACING, or spread evenly over the span when
+# the budget left allows fewer, made by a filler on the other core, up to FILL_UP_TO in
+# all (each holds ~5 MB of its own; room is left below MAX_CHECKPOINTS for the run's
+# own). The kernel's settled states carry its CPU time there, so the span to the
+# learner has a size too.
 # It starts once the kernel has been quiet for FILL_IDLE (not between the keys of a
 # burst of steps: each command kills a filler).
 FILL_SPACING = 0.05
@@ -353,6 +355,7 @@ class KernelClient:
         self._fill_source: _Checkpoint | None = None
         self._fill_span: tuple | None = None
         self._filled: set[tuple] = set()
+        self._here_cpu: float | None = None  # the run's CPU seconds where the kernel waits
         self._fills = checkpoints is True or (isinstance(checkpoints, dict) and checkpoints.get("fill", False))
         self._pair: tuple[RunState, int | None] = (self._idle(), None)
         self.cid = host._register(self)
@@ -673,16 +676,21 @@ class KernelClient:
         usable = [c for c in self._checkpoints if c.point <= here and c.valid_for(schedule)]
         if not usable:
             return
-        spans = [(b.elapsed - a.elapsed, a, b.point) for a, b in zip(usable, usable[1:])
-                 if b.elapsed - a.elapsed > 2 * FILL_SPACING]
+        spans = [(b.elapsed - a.elapsed, a, b.point) for a, b in zip(usable, usable[1:])]
         if usable[-1].point < here:
-            spans.append((float("inf"), usable[-1], here))  # to here: its CPU time is not known
-        spans = [s for s in spans if (s[1].point, s[2], _before(schedule, s[2])) not in self._filled]
+            cpu = self._here_cpu  # the span to here (not known: a kernel without checkpoints)
+            spans.append((float("inf") if cpu is None else cpu - usable[-1].elapsed, usable[-1], here))
+        spans = [s for s in spans if s[0] > 2 * FILL_SPACING
+                 and (s[1].point, s[2], _before(schedule, s[2])) not in self._filled]
         if not spans:
             return
-        _, source, stop = max(spans, key=lambda s: s[2])
+        size, source, stop = max(spans, key=lambda s: s[2])
+        budget = FILL_UP_TO - len(self._checkpoints)
+        # spread what the budget allows over the whole span (the part nearest the
+        # learner is the likeliest to be gone back to), never closer than FILL_SPACING
+        spacing = FILL_SPACING if size == float("inf") else max(FILL_SPACING, size / (budget + 1))
         try:
-            source.conn.send(("fill", stop, FILL_SPACING, schedule, FILL_UP_TO - len(self._checkpoints)))
+            source.conn.send(("fill", stop, spacing, schedule, budget))
         except OSError:
             return
         self._filler, self._fill_source = _FILL_ASKED, source
@@ -807,11 +815,12 @@ class KernelClient:
             self._died(inc, inc.pid, None)
 
     def _on_state(self, inc: _Incarnation, message: tuple) -> None:
-        _, acked, settled, back, shown, keep, tail, schedule = message
+        _, acked, settled, back, shown, keep, tail, schedule, cpu = message
         with self._lock:
             if inc is not self._current:
                 return
             self._schedule = schedule
+            self._here_cpu = cpu  # (None while running, or without checkpoints)
             inc.state_at = time.monotonic()
             if acked >= self._seq:
                 self._override = shown.lr_override
