@@ -342,3 +342,56 @@ def test_a_small_fill_budget_is_spread_over_the_whole_span(make_lesson, sources,
     start, *filled = remote.checkpoints
     middle = (start + done.pause_index) / 2
     assert filled[0] < middle < filled[1], (start, filled, done.pause_index)
+
+
+def _graph(state):
+    g = state.backward
+    return None if g is None else (g.number, g.cell, g.line, g.iteration, [(n.op, n.name, n.value, n.grad) for n in g.nodes])
+
+
+@pytest.mark.parametrize("statement", [False, True])
+def test_a_goto_through_a_checkpoint_shows_the_backward_graph_stepping_shows(make_lesson, sources, client, statement):
+    """The resumed replay captures only the last backward() before its target, which the
+    old kernel names (Runner.last_backward_before); at an iteration point and at a
+    statement point before the iteration's backward(), the graph shown is the one
+    stepping there shows."""
+    lesson = make_lesson(_fit(sources, 150))
+    remote = client(lesson, checkpoints={"every": 100})
+    remote.run()
+    assert remote.wait(TIMEOUT).status == "done"
+    _wait_checkpoints(remote, 3)
+    local = Runner(lesson)
+    try:
+        local.run()
+        local.wait(TIMEOUT)
+        target = local._stops[len(local._stops) // 2] + (2 if statement else 0)
+        assert local.last_backward_before(target) not in (None, -1)
+        local.goto(target)
+        here = local.wait(TIMEOUT)
+    finally:
+        local.close()
+    remote.goto(target)
+    back = remote.wait(TIMEOUT)
+    assert remote._current.source is not None  # through a checkpoint
+    assert back.pause_index == target and _graph(back) is not None
+    assert _graph(back) == _graph(here) and _views(back) == _views(here)
+
+
+def test_last_backward_before_is_known_only_where_the_run_has_been(make_lesson, sources):
+    lesson = make_lesson(_fit(sources, 5))
+    runner = Runner(lesson)
+    try:
+        runner.next()
+        runner.wait(TIMEOUT)
+        assert runner.last_backward_before(3) == -1  # cell 0 passed: no backward() in it
+        for _ in range(3):
+            runner.next()
+            runner.wait(TIMEOUT)
+        far = runner._stops[-1]
+        assert runner.last_backward_before(far + 1000) is None  # not passed yet
+        points = list(runner._backward_points)
+        assert len(points) == 2  # two iterations done
+        assert runner.last_backward_before(points[1]) == points[1]
+        assert runner.last_backward_before(points[1] - 1) == points[0]
+    finally:
+        runner.close()

@@ -259,6 +259,7 @@ class _Run:
         self.graph: BackwardGraph | None = None  # the last backward() captured
         self.graph_at = 0.0  # when (time.monotonic()): captures are spaced in free runs
         self.backwards = 0  # backward() calls so far
+        self.graph_point: int | None = None  # a resumed replay: the one backward() to capture
 
     # --- execution -------------------------------------------------------------
 
@@ -794,6 +795,7 @@ class _Run:
             points.append(point)
             if len(points) > STOPS_LIMIT:
                 del points[: len(points) // 2]
+                self.runner._backward_floor = points[0]  # what was before is forgotten
         if not self.wants_graph(point):
             return run()
         from tutor.engine.autograd_graph import capture, lesson_names
@@ -858,6 +860,8 @@ class _Run:
         if self.replaying:
             if self.target >= NOWHERE:
                 return False  # it never arrives: no one sees a graph it captures
+            if self.graph_point is not None:  # told by the process that ran here (a resume)
+                return point == self.graph_point
             points = self.runner._backward_points
             later = bisect_right(points, point)
             return later >= len(points) or points[later] > self.target
@@ -1385,6 +1389,7 @@ class Runner:
         # (8 bytes each, dropped past STOPS_LIMIT): a replay captures only the last
         # backward before its target (see _Run.wants_graph).
         self._backward_points = array("q")
+        self._backward_floor = 0  # points below it were dropped from _backward_points
         self._torch_threads = torch_threads
         self._override = check_lr(lr_override)  # the learner's lr where the run is now
         # The lr schedule: (pause point, override) in increasing point order; an entry
@@ -1703,6 +1708,8 @@ class Runner:
         with run.cv:
             if not run.replaying or run.measure is not None or run.mode != GOTO or k >= run.target or run.points > k:
                 return False
+            if run.graph_point is not None:
+                return False  # it skipped the graphs of backward() calls it passed: replay anew
             old = (run.target, run.silent_arrival, run.pending_mode)
             run.target = k
             if run.points > k:  # it passed k before seeing the new target
@@ -1881,6 +1888,20 @@ class Runner:
                     # a newer one, e.g. "done").
                     run.lr_pending = value
                     run.next_change = -1
+
+    def last_backward_before(self, k: int) -> int | None:
+        """The pause point of the last backward() at or before point k, -1 when none,
+        None when not known (the run has not passed k). A replay from a checkpoint
+        captures that one graph only (its process has not passed the points after its
+        checkpoint, so it would otherwise capture every backward() on the way)."""
+        stops = self._stops
+        if not stops or stops[-1] < k:
+            return None
+        if k < self._backward_floor:
+            return None  # trimmed away
+        points = self._backward_points
+        i = bisect_right(points, k)
+        return points[i - 1] if i else -1
 
     def _settled(self, run: _Run) -> None:
         """On the worker: it now waits for a command, or the run ended (a kernel tells

@@ -300,10 +300,12 @@ class _Checkpoint:
             run.suspended = run.resume = run.cancel = False
 
     def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple,
-                seen: tuple | None = None, shared: int = 0) -> None:
+                seen: tuple | None = None, shared: int = 0, graph_at: int | None = None) -> None:
         """In the new kernel: connect as generation `gen`, serve, replay to `target`.
         `shared`: how many of the run's first cost points the app has already (its
-        states send only the ones after: 2000 of them took ~5 ms to pickle and load)."""
+        states send only the ones after: 2000 of them took ~5 ms to pickle and load).
+        `graph_at`: the one backward() whose graph the replay captures (Runner.
+        last_backward_before in the old kernel; None: every one, as it cannot tell)."""
         from tutor.engine.kernel.kernel import CellWatch, Kernel, connect, own_process
 
         own_process()
@@ -330,6 +332,7 @@ class _Checkpoint:
         if seen is not None:  # the tensors the learner saw last (in the killed kernel)
             runner._snapshotter.seed(seen)
         kernel._sent_costs = tuple(run.costs[:shared])
+        run.graph_point = graph_at
         run._ck_base, run._ck_start = self.now, time.thread_time()
         policy.last_wall = time.monotonic()  # CPU time from here is no more than wall time
         from tutor.engine.runner import GOTO

@@ -554,12 +554,14 @@ class KernelClient:
 
     # --- checkpoints -------------------------------------------------------------------
 
-    def _resume(self, k: int, after: int | None = None, shown: bool = False) -> bool:
+    def _resume(self, k: int, after: int | None = None, shown: bool = False,
+                graph_at: int | None = None) -> bool:
         """goto(k) from the nearest checkpoint <= k: the current kernel is killed, the
         checkpoint forks a new one that replays from there. False: none to use.
         `after`: the kernel was asked for this goto by command number `after`; the
         commands sent to it since go to the new one. `shown`: the state at k is shown
-        already (the old kernel had it in its history)."""
+        already (the old kernel had it in its history). `graph_at`: the point of the
+        last backward() before k, as the old kernel knew it (None: not known)."""
         schedule = self._schedule
         usable = [c for c in self._checkpoints if c.point <= k and c.valid_for(schedule)]
         state = self.state
@@ -587,13 +589,14 @@ class KernelClient:
         # point, the same code): the new kernel sends only those after.
         shared = min(len(self._costs), source.costs)
         message = ("resume", inc.gen, k, self._moved_by, self._where_path(inc.gen),
-                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule, seen, shared)
+                   os.path.join(self.host.dir, f"fault-{self.cid}-{inc.gen}.log"), schedule, seen, shared,
+                   graph_at)
         try:
             source.conn.send(message)
         except OSError:  # it is gone: forget it and try the next one
             self._forget_checkpoint(source)
             self._current = None
-            return self._resume(k, shown=shown)
+            return self._resume(k, shown=shown, graph_at=graph_at)
         # like Runner.goto: under way, already counted at k
         self._show(replace(state, status="running", pause_index=k), self._pair[1])
         for name, args in carried:
@@ -798,11 +801,11 @@ class KernelClient:
                 elif message[0] == "goto":  # its Runner replays: a checkpoint may be nearer
                     with self._lock:
                         if inc is self._current and not message[2]:
-                            self._resume(message[1], after=message[3])
+                            self._resume(message[1], after=message[3], graph_at=message[4])
                         elif inc is self._current:
                             # kept: its state shows at once (next message), but the Runner
                             # replays from the start behind it: a checkpoint takes over then
-                            self._resume_after_shown = (inc, message[1], message[3])
+                            self._resume_after_shown = (inc, message[1], message[3], message[4])
                 elif message[0] == "result":
                     with self._lock:
                         self._results[message[1]] = (message[2], message[3])
@@ -846,7 +849,7 @@ class KernelClient:
             pending = self._resume_after_shown
             if pending is not None and pending[0] is inc and shown.pause_index == pending[1]:
                 self._resume_after_shown = None
-                self._resume(pending[1], after=pending[2], shown=True)
+                self._resume(pending[1], after=pending[2], shown=True, graph_at=pending[3])
             self._cv.notify_all()
 
     def _check_answer(self) -> None:

@@ -92,7 +92,7 @@ class KernelRunner(Runner):
         if kernel is not None and k >= 0 and threading.get_ident() == self._io_thread:
             with self._history_lock:
                 kept = k in self._history  # shown at once from here: no checkpoint needed
-            kernel.conn.send(("goto", k, kept, kernel.handling))
+            kernel.conn.send(("goto", k, kept, kernel.handling, self.last_backward_before(k)))
         super().goto(k)
 
     def _start(self, run: Any) -> None:
