@@ -229,28 +229,21 @@ class _Checkpoint:
                 message = conn.recv()
             except (EOFError, OSError):
                 os._exit(0)
-            if message[0] == "resume":
+            if message[0] in ("resume", "fill"):  # a copy goes on: a kernel, or a filler
+                become = self._resume if message[0] == "resume" else self._fill
                 pid = os.fork()
                 if pid == 0:
                     try:
-                        self._resume(*message[1:])
+                        become(*message[1:])
                     except BaseException:  # noqa: BLE001 - never run lesson code unconnected
                         os._exit(70)
-                    return  # into the lesson code, as the kernel
+                    return  # into the lesson code
                 self.children.add(pid)
-            elif message[0] == "fill":
-                pid = os.fork()
-                if pid == 0:
+                if message[0] == "fill":
                     try:
-                        self._fill(*message[1:])
-                    except BaseException:  # noqa: BLE001 - never run lesson code unconnected
-                        os._exit(70)
-                    return  # into the lesson code, as the filler
-                self.children.add(pid)
-                try:
-                    self.conn.send(("filling", pid))
-                except OSError:
-                    os._exit(0)
+                        self.conn.send(("filling", pid))
+                    except OSError:
+                        os._exit(0)
             elif message[0] == "drop":
                 os._exit(0)
 
