@@ -261,36 +261,50 @@ class _Checkpoint:
                 except OSError:
                     pass
 
+    def _leave_checkpoint(self) -> None:
+        """In a copy forked from this checkpoint: its own process, not the checkpoint's
+        connection."""
+        from tutor.engine.kernel.kernel import own_process
+
+        own_process()
+        os.close(self.conn.fileno())
+        self.conn._handle = None
+
+    def _replay(self, target: int, schedule: tuple) -> None:
+        """Back in the lesson code (when the caller returns), replaying quietly from the
+        checkpoint's point to `target` with the app's lr schedule (equal to this copy's
+        before its point); CPU time counts on from the checkpoint's."""
+        from tutor.engine.runner import GOTO
+
+        run = self.run
+        run.runner.set_lr_schedule(schedule)
+        run._ck_base, run._ck_start = self.now, time.thread_time()
+        self.policy.last_wall = time.monotonic()  # CPU time from here is no more than wall time
+        with run.cv:
+            run.mode, run.target = GOTO, target
+            run.replaying, run.silent_arrival, run.pending_mode = True, False, None
+            run.tail, run.stop_soon = 0, False
+            run.suspended = run.resume = run.cancel = False
+
     def _fill(self, stop: int, spacing: float, schedule: tuple, budget: int) -> None:
         """In the filler: replay quietly from here, forking checkpoints (Policy.fill)."""
         import signal
 
-        from tutor.engine.kernel.kernel import die_with_parent, own_process
-        from tutor.engine.runner import GOTO, NOWHERE
+        from tutor.engine.kernel.kernel import die_with_parent
+        from tutor.engine.runner import NOWHERE
 
-        own_process()
+        self._leave_checkpoint()
         die_with_parent()  # the checkpoint ends with the app's lifeline; this with it
         signal.alarm(FILL_LIMIT)  # default action: the process ends
         faulthandler.disable()  # the fault log is the old kernel's
-        os.close(self.conn.fileno())
-        self.conn._handle = None
-        policy, run = self.policy, self.run
-        runner = run.runner
+        runner = self.run.runner
         runner.cell_hook = None  # the cell-start file is the old kernel's too
         runner._cell_watch = None
-        runner.set_lr_schedule(schedule)
-        run._ck_base, run._ck_start = self.now, time.thread_time()
-        policy.fill(stop, spacing, budget)
-        policy.last_point, policy.last_elapsed = self.point, self.now
-        policy.last_wall = time.monotonic()
-        with run.cv:
-            # GOTO to a point never reached: quiet all the way (and no graph captured:
-            # a replay into points this process never passed captured every backward(),
-            # 3x the replay's time); Policy ends it at `stop`
-            run.mode, run.target = GOTO, NOWHERE
-            run.replaying, run.silent_arrival, run.pending_mode = True, False, None
-            run.tail, run.stop_soon = 0, False
-            run.suspended = run.resume = run.cancel = False
+        self.policy.fill(stop, spacing, budget)
+        # To a point never reached: quiet all the way (and no graph captured: a replay
+        # into points this process never passed captured every backward(), 3x the
+        # replay's time); Policy ends it at `stop`.
+        self._replay(NOWHERE, schedule)
 
     def _resume(self, gen: int, target: int, moved_by: int, where: str, fault_log: str, schedule: tuple,
                 seen: tuple | None = None, shared: int = 0, graph_at: int | None = None) -> None:
@@ -299,11 +313,9 @@ class _Checkpoint:
         states send only the ones after: 2000 of them took ~5 ms to pickle and load).
         `graph_at`: the one backward() whose graph the replay captures (Runner.
         last_backward_before in the old kernel; None: every one, as it cannot tell)."""
-        from tutor.engine.kernel.kernel import CellWatch, Kernel, connect, own_process
+        from tutor.engine.kernel.kernel import CellWatch, Kernel, connect
 
-        own_process()
-        os.close(self.conn.fileno())
-        self.conn._handle = None
+        self._leave_checkpoint()
         policy, run = self.policy, self.run
         old = policy.kernel
         runner = run.runner
@@ -321,18 +333,9 @@ class _Checkpoint:
         kernel._sent = (runner.state, kernel.acked, False)  # nothing until it arrives
         policy.kernel = kernel
         runner._moved_by = moved_by
-        runner.set_lr_schedule(schedule)  # the app's: equal to this copy's before its point
         if seen is not None:  # the tensors the learner saw last (in the killed kernel)
             runner._snapshotter.seed(seen)
         kernel._sent_costs = tuple(run.costs[:shared])
         run.graph_point = graph_at
-        run._ck_base, run._ck_start = self.now, time.thread_time()
-        policy.last_wall = time.monotonic()  # CPU time from here is no more than wall time
-        from tutor.engine.runner import GOTO
-
-        with run.cv:
-            run.mode, run.target = GOTO, target
-            run.replaying, run.silent_arrival, run.pending_mode = True, False, None
-            run.tail, run.stop_soon = 0, False
-            run.suspended = run.resume = run.cancel = False
+        self._replay(target, schedule)
         threading.Thread(target=kernel.serve, name="tutor-kernel-io", daemon=True).start()
