@@ -347,10 +347,11 @@ class KernelClient:
         self._queries: set[int] = set()
         self._closed = False
         self._last_gen = 0  # the incarnation a fault is about
-        # Filling: the filler's pid (or _FILL_ASKED), the span it fills (from point,
-        # stop), and the spans filled (or given up) since the checkpoints last changed
-        # lineage; only the app's default policy fills (tests' {"every": n} do not
-        # unless they say {"fill": True}).
+        # Filling: the filler's pid (or _FILL_ASKED), the checkpoint it is forked from,
+        # the span it fills (from point, stop, the lr schedule before stop), and the
+        # spans filled (or given up) since the checkpoints were last dropped; only the
+        # app's default policy fills (tests' {"every": n} do not unless they say
+        # {"fill": True}). The watchdog starts each fill (_check_answer).
         self._filler: int | None = None
         self._fill_source: _Checkpoint | None = None
         self._fill_span: tuple | None = None
@@ -619,8 +620,6 @@ class KernelClient:
             self._thin()
         threading.Thread(target=self._read_checkpoint, args=(checkpoint,), daemon=True,
                          name="tutor-checkpoint-reader").start()
-        with self._lock:
-            self._maybe_fill()
 
     def _thin(self) -> None:
         """At most MAX_CHECKPOINTS: drop the one whose neighbours are closest (in the
@@ -650,10 +649,8 @@ class KernelClient:
             pass
         with self._lock:
             self._forget_checkpoint(checkpoint)
-            if self._fill_source is checkpoint:  # its filler dies with it (PDEATHSIG): given up
-                if self._fill_span is not None:
-                    self._filled.add(self._fill_span)
-                self._filler = self._fill_source = self._fill_span = None
+            if self._fill_source is checkpoint:  # its filler dies with it (PDEATHSIG)
+                self._end_fill(done=True)  # given up
             inc = self._current
             if inc is not None and inc.source is checkpoint and inc.conn is None and not inc.killed:
                 # it died before forking the kernel asked for: replay another way
@@ -708,20 +705,24 @@ class KernelClient:
 
     def _filler_ended(self, pid: int) -> None:
         with self._lock:
-            if self._filler != pid:
-                return
-            if self._fill_span is not None:
-                self._filled.add(self._fill_span)  # done (or failed: not asked again)
-            self._filler = self._fill_source = self._fill_span = None
-            self._maybe_fill()
+            if self._filler == pid:
+                self._end_fill(done=True)  # filled (or failed: not asked again)
 
     def _stop_filling(self) -> None:
         """A command, a goto, a reset: the filler gives the cores back at once (the
         checkpoints it made stay; the span is filled again later from the last one)."""
-        filler = self._filler
-        self._filler = self._fill_source = self._fill_span = None
+        filler = self._end_fill(done=False)
         if filler is not None and filler != _FILL_ASKED:
             self.host.kill(filler)
+
+    def _end_fill(self, done: bool) -> int | None:
+        """No fill under way any more; `done`: its span is not asked for again.
+        Returns the filler's pid (or _FILL_ASKED, or None)."""
+        if done and self._fill_span is not None:
+            self._filled.add(self._fill_span)
+        filler = self._filler
+        self._filler = self._fill_source = self._fill_span = None
+        return filler
 
     def _forget_checkpoint(self, checkpoint: _Checkpoint) -> None:
         if checkpoint in self._checkpoints:
