@@ -40,13 +40,11 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
         except ValueError as exc:
             raise UsageError(f"--kernel-memory: {exc}") from None
     open_lesson = None
-    if args.lesson and not (args.lesson.endswith(".md") or Path(args.lesson).is_file()):
-        open_lesson = next((lesson for lesson in lessons if lesson.id == args.lesson), None)
-    if args.lesson and open_lesson is None:  # a path, or an id to explain
+    if args.lesson:
         from tutor.engine import loader
 
-        try:
-            open_lesson = loader.find_lesson(args.lesson, lessons_dir)
+        try:  # from the lessons listed above, not parsed a second time
+            open_lesson = loader.find_lesson(args.lesson, lessons_dir, (lessons, errors))
         except loader.LessonError as exc:
             raise UsageError(str(exc)) from None
         if open_lesson is None:

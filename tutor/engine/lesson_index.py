@@ -46,17 +46,33 @@ def default_cache_dir() -> Path:
     return Path(base) / "tutor"
 
 
-def _signature(files: list[Path]) -> tuple:
-    out = []
-    for path in files:
-        st = path.stat()
-        out.append((path.name, st.st_mtime_ns, st.st_size))
-    return tuple(out)
+def file_signature(path: Path) -> tuple[int, int] | None:
+    """(mtime in ns, size) of a file; None when it cannot be read (being replaced)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def files_signature(files: list[Path]) -> tuple:
+    """The names, mtimes and sizes of files: changes when one is added, removed,
+    renamed or saved."""
+    return tuple((p.name, file_signature(p)) for p in files)
+
+
+def dir_signature(lessons_dir: Path) -> tuple:
+    """files_signature of a lesson directory's files (() when it cannot be listed)."""
+    try:
+        files = lesson_files(Path(lessons_dir))
+    except OSError:
+        return ()
+    return files_signature(files)
 
 
 def _engine_signature() -> tuple:
     """The engine's source files as they are: a lesson parsed by other code is parsed again."""
-    return _signature(sorted(ENGINE.glob("*.py")))
+    return files_signature(sorted(ENGINE.glob("*.py")))
 
 
 def cache_path(lessons_dir: Path, cache_dir: Path) -> Path:
@@ -67,24 +83,19 @@ def cache_path(lessons_dir: Path, cache_dir: Path) -> Path:
 def discover_cached(lessons_dir: Path | str, cache_dir: Path | str) -> tuple[list[Any], list[Any]]:
     """`loader.discover(lessons_dir)`, from the cache when nothing it depends on changed."""
     lessons_dir = Path(lessons_dir)
-    try:
-        key = (FORMAT, str(lessons_dir.resolve()), _signature(lesson_files(lessons_dir)), _engine_signature())
-    except OSError:
-        key = None  # a file went away while listing: parse (discover says what is wrong)
+    key = (FORMAT, str(lessons_dir.resolve()), dir_signature(lessons_dir), _engine_signature())
     path = cache_path(lessons_dir, Path(cache_dir))
-    if key is not None:
-        try:
-            with open(path, "rb") as f:
-                stored_key, lessons, errors = pickle.load(f)
-            if stored_key == key:
-                return lessons, errors
-        except Exception:  # noqa: BLE001 - any damage to the cache only means parsing again
-            pass
+    try:
+        with open(path, "rb") as f:
+            stored_key, lessons, errors = pickle.load(f)
+        if stored_key == key:
+            return lessons, errors
+    except Exception:  # noqa: BLE001 - any damage to the cache only means parsing again
+        pass
     from tutor.engine.loader import discover
 
     lessons, errors = discover(lessons_dir)
-    if key is not None:
-        _store(path, (key, lessons, errors))
+    _store(path, (key, lessons, errors))
     return lessons, errors
 
 

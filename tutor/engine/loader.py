@@ -185,8 +185,10 @@ def discover(lessons_dir: Path | str) -> tuple[list[Lesson], list[LessonError]]:
     return lessons, errors
 
 
-def find_lesson(ref: str, lessons_dir: Path | str) -> Lesson:
-    """The lesson named by `ref`: a path to a `.md` file, or an id in `lessons_dir`.
+def find_lesson(ref: str, lessons_dir: Path | str,
+                discovered: tuple[list[Lesson], list[LessonError]] | None = None) -> Lesson:
+    """The lesson named by `ref`: a path to a `.md` file, or an id in `lessons_dir`
+    (`discovered`: the directory's `discover()` result when the caller has it).
 
     Raises LessonError when the file is invalid or missing, or no lesson of the
     directory has that id.
@@ -198,7 +200,7 @@ def find_lesson(ref: str, lessons_dir: Path | str) -> Lesson:
         if not as_path.is_file():
             raise LessonError(as_path, None, "no such lesson file")
         return load_lesson(as_path)
-    lessons, errors = discover(lessons_dir)
+    lessons, errors = discovered if discovered is not None else discover(lessons_dir)
     for lesson in lessons:
         if lesson.id == ref:
             return lesson

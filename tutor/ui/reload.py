@@ -14,28 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tutor.engine.lesson import Lesson
-from tutor.engine.lesson_index import lesson_files
+from tutor.engine.lesson_index import dir_signature, file_signature  # noqa: F401 - the app's, the screen's
 
 POLL_SECONDS = 0.5
-
-
-def file_signature(path: Path) -> tuple[int, int] | None:
-    """(mtime in ns, size) of a file; None when it cannot be read (being replaced)."""
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
-def dir_signature(lessons_dir: Path) -> tuple:
-    """The names, mtimes and sizes of a lesson directory's files: changes when a file
-    is added, removed, renamed or saved."""
-    try:
-        files = lesson_files(Path(lessons_dir))
-    except OSError:
-        return ()
-    return tuple((p.name, file_signature(p)) for p in files)
 
 
 def relative_error(message: str, lessons_dir: Path | str) -> str:
