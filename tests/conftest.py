@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,22 @@ def kernel_host():
     host = KernelHost()
     yield host
     host.close()
+
+
+def wait_until(predicate, what: str, timeout: float = 30.0):
+    """Poll `predicate` until it returns something true, and return that (a worker's or
+    a process's progress has no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+    return value
+
+
+def process_gone(pid: int) -> bool:
+    """Ended, or a zombie its parent has not reaped yet (it holds nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

@@ -16,6 +16,7 @@ from tutor.engine.kernel.checkpoints import MAX_CHECKPOINTS
 from tutor.engine.kernel.client import KernelClient
 from tutor.engine.runner import Runner
 
+from tests.conftest import process_gone, wait_until
 from tests.engine.conftest import plain_fit
 
 TIMEOUT = 30
@@ -216,23 +217,6 @@ def test_changed_since_after_a_checkpoint_goto_counts_from_what_the_learner_saw(
         local.close()
 
 
-def _gone(pid: int) -> bool:
-    """Ended (or a zombie its parent has not reaped yet)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
-def _until(predicate, what: str):
-    deadline = time.monotonic() + TIMEOUT
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
-    return value
-
-
 def test_a_settled_kernel_fills_the_span_behind_it_and_a_goto_there_is_exact(make_lesson, sources, client):
     # Checkpoints at cell ends only (every 10**9 points), so the 1000-epoch loop is one
     # span; filling splits it while the kernel waits for the learner.
@@ -241,7 +225,7 @@ def test_a_settled_kernel_fills_the_span_behind_it_and_a_goto_there_is_exact(mak
     remote.run()
     done = remote.wait(TIMEOUT)
     assert done.status == "done"
-    _until(lambda: remote._fill_span is None and remote._filled, "a fill done")
+    wait_until(lambda: remote._fill_span is None and remote._filled, "a fill done")
     points = remote.checkpoints
     inside = [p for p in points if points[0] < p < points[-1]]
     assert inside, points  # checkpoints inside the loop, made by the filler
@@ -272,11 +256,11 @@ def test_a_command_stops_the_filler_at_once(make_lesson, sources, client, kernel
     remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
     remote.run()
     assert remote.wait(TIMEOUT).status == "done"
-    pid = _until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
+    pid = wait_until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
     remote.goto(remote.checkpoints[0] + 5)  # any command
     assert remote._filler is None
     # SIGKILLed (a filler that arrived would have ended with status 0)
-    assert os.WIFSIGNALED(kernel_host.exit_status(pid, TIMEOUT)) and _gone(pid)
+    assert os.WIFSIGNALED(kernel_host.exit_status(pid, TIMEOUT)) and process_gone(pid)
     assert remote.wait(TIMEOUT).status == "paused"
 
 
@@ -301,12 +285,12 @@ def test_a_filler_ends_with_its_checkpoint(make_lesson, sources, client, kernel_
     with remote._lock:
         remote._fills = True
         remote._maybe_fill()
-    pid = _until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
+    pid = wait_until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
     source = remote._fill_source
     time.sleep(0.3)  # it replays into the sleep
     kernel_host.kill(source.pid)
     started = time.monotonic()
-    _until(lambda: _gone(pid), "the filler gone")
+    wait_until(lambda: process_gone(pid), "the filler gone")
     assert time.monotonic() - started < 2.0
 
 
@@ -318,10 +302,10 @@ def test_filling_goes_on_after_its_checkpoint_is_lost(make_lesson, sources, clie
     remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
     remote.run()
     assert remote.wait(TIMEOUT).status == "done"
-    _until(lambda: remote._filler not in (None, -1), "a filler")
+    wait_until(lambda: remote._filler not in (None, -1), "a filler")
     lost = remote._fill_source
     kernel_host.kill(lost.pid)
-    _until(lambda: remote._fill_source is not lost, "the lost checkpoint's fill given up")
+    wait_until(lambda: remote._fill_source is not lost, "the lost checkpoint's fill given up")
     assert lost.point not in remote.checkpoints
 
 
@@ -337,8 +321,8 @@ def test_a_small_fill_budget_is_spread_over_the_whole_span(make_lesson, sources,
     remote.run()
     done = remote.wait(TIMEOUT)
     assert done.status == "done"
-    _until(lambda: remote._filled and remote._filler is None, "the fill done")
-    _until(lambda: len(remote.checkpoints) == 3, "both filled checkpoints connected")
+    wait_until(lambda: remote._filled and remote._filler is None, "the fill done")
+    wait_until(lambda: len(remote.checkpoints) == 3, "both filled checkpoints connected")
     start, *filled = remote.checkpoints
     middle = (start + done.pause_index) / 2
     assert filled[0] < middle < filled[1], (start, filled, done.pause_index)

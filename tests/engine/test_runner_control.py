@@ -14,19 +14,13 @@ from tutor.engine import events as ev
 from tutor.engine import runner as runner_mod
 from tutor.engine.runner import Runner
 
+from tests.conftest import wait_until
+
 TIMEOUT = 10
 
 
 def by_name(tensors):
     return {t.name: t for t in tensors}
-
-
-def wait_until(predicate, what: str, timeout: float = TIMEOUT) -> None:
-    """Poll `predicate` until it holds (a worker's progress has no event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def in_lesson_code(thread: threading.Thread, path) -> bool:
@@ -98,7 +92,7 @@ def test_cancel_stops_an_infinite_loop_within_a_second(make_lesson, source):
     thread = runner._run.thread
     # inside the loop (the worker publishes "running" before the first cell): not a
     # fixed sleep, which a loaded machine could spend before the worker got there
-    wait_until(lambda: in_lesson_code(thread, lesson.path), "the worker in the loop")
+    wait_until(lambda: in_lesson_code(thread, lesson.path), "the worker in the loop", TIMEOUT)
     assert thread.is_alive() and runner.state.status == "running"
     started = time.monotonic()
     runner.close()
@@ -110,7 +104,7 @@ def test_cancel_stops_an_infinite_loop_within_a_second(make_lesson, source):
 def test_reset_during_free_run_goes_back_to_idle(make_lesson):
     runner = Runner(make_lesson(["i = 0\nwhile True:\n    i += 1\n"]))
     runner.run()
-    wait_until(lambda: (runner.state.iteration or 0) > 0, "the free run's iterations")
+    wait_until(lambda: (runner.state.iteration or 0) > 0, "the free run's iterations", TIMEOUT)
     started = time.monotonic()
     runner.reset()
     assert time.monotonic() - started < 1.0
@@ -127,7 +121,7 @@ def test_pause_stops_a_free_run_a_few_iterations_later(make_lesson):
         runner.run()
         # published while running (a free run publishes every PUBLISH_INTERVAL): waited
         # for, where a fixed sleep could end before the first publication under load
-        wait_until(lambda: (runner.state.iteration or 0) > 0, "a state published while running")
+        wait_until(lambda: (runner.state.iteration or 0) > 0, "a state published while running", TIMEOUT)
         running = runner.state
         assert running.status == "running" and running.iteration > 0  # the loop never ends
         runner.pause()

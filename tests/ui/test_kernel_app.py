@@ -22,6 +22,8 @@ import pytest
 
 from tutor.ui.i18n import t
 
+from tests.conftest import process_gone
+
 from .conftest import open_lesson, press_and_settle, screen_text, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,22 +85,14 @@ asyncio.run(main())
 """
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ")[1].startswith("Z")  # a zombie holds nothing
-    except FileNotFoundError:
-        return True
-
-
 def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        left = [p for p in pids if not _gone(p)]
+        left = [p for p in pids if not process_gone(p)]
         if not left:
             return []
         time.sleep(0.02)
-    return [p for p in pids if not _gone(p)]
+    return [p for p in pids if not process_gone(p)]
 
 
 def test_no_torch_in_the_app_and_no_process_outlives_it(tmp_path):
@@ -167,7 +161,7 @@ def test_an_app_gone_while_torch_still_imports_leaves_no_zygote(tmp_path):
         assert line, child.stderr.read()
         report = json.loads(line)
         time.sleep(0.2)  # well inside the warm-up
-        assert not _gone(report["zygote"])
+        assert not process_gone(report["zygote"])
         child.stdin.write("\n")
         child.stdin.flush()
         child.wait(10)
