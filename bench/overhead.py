@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if TORCH_THREADS:
         torch.set_num_threads(TORCH_THREADS)
     global HOST
-    from tutor.engine.kernel.client import KernelHost
+    from tutor.engine.kernel.host import KernelHost
 
     HOST = KernelHost()
     HOST.ready.wait(60)

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=7)
     args = parser.parse_args(argv)
-    from tutor.engine.kernel.client import KernelHost
+    from tutor.engine.kernel.host import KernelHost
 
     host = KernelHost()
     try:

@@ -130,7 +130,7 @@ def kernel_host():
     """One zygote for the whole test session (importing torch takes 2-5 s on a loaded
     machine: once, not once per app). Apps built by tests get it as `kernel_host`;
     `tutor` itself starts its own (tests/ui/test_kernel_app.py covers that path)."""
-    from tutor.engine.kernel.client import KernelHost
+    from tutor.engine.kernel.host import KernelHost
 
     host = KernelHost()
     yield host

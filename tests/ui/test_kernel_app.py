@@ -142,7 +142,7 @@ def test_no_torch_in_the_app_and_no_process_outlives_it(tmp_path):
 
 EARLY = """
 import json, os, sys
-from tutor.engine.kernel.client import KernelHost
+from tutor.engine.kernel.host import KernelHost
 host = KernelHost()
 print(json.dumps(dict(zygote=host.proc.pid, dir=host.dir)), flush=True)
 sys.stdin.readline()

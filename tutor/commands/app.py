@@ -53,7 +53,7 @@ def build_app(args, progress_path: Path | None = None, on_first_frame=None, kern
     if own_host:
         # The zygote starts before Textual is even imported: torch's import (2 s and
         # more) runs on the other core while the app imports, reads lessons and paints.
-        from tutor.engine.kernel.client import KernelHost
+        from tutor.engine.kernel.host import KernelHost
 
         kernel_host = KernelHost(memory=memory or DEFAULT_MEMORY)
     from tutor.ui.app import TutorApp

@@ -27,7 +27,6 @@ from textual.reactive import reactive
 
 from tutor.engine.lesson import Lesson
 from tutor.progress import Progress
-from tutor.session import RunArchive
 from tutor.ui.i18n import localize_bindings, other, t
 from tutor.ui.reload import POLL_SECONDS, dir_signature, relative_error
 from tutor.ui.screens.help import HelpScreen
@@ -70,7 +69,7 @@ class TutorApp(App):
         self.set_reactive(TutorApp.lang, lang)
         self.initial_lesson = open_lesson
         self.progress = Progress.load(progress_path)
-        self.previous_runs = RunArchive()
+        self._previous_runs = None  # RunArchive, made with the first lesson opened
         self.runner_class = None
         self.engine_error: str | None = None
         self._on_first_frame = on_first_frame
@@ -89,10 +88,21 @@ class TutorApp(App):
         if kernel_host is None:
             # The zygote starts first of all: torch imports in its own process on the
             # other core while this one paints (docs/decisions.md).
-            from tutor.engine.kernel.client import KernelHost
+            from tutor.engine.kernel.host import KernelHost
             from tutor.engine.kernel.protocol import DEFAULT_MEMORY
 
             self.kernel_host = KernelHost(memory=kernel_memory or DEFAULT_MEMORY)
+
+    @property
+    def previous_runs(self):
+        """Earlier runs' curves per lesson, for the app's whole life (a RunArchive,
+        imported with the first lesson opened: the session module needs the run state's
+        types, which the picker's first frame does without)."""
+        if self._previous_runs is None:
+            from tutor.session import RunArchive
+
+            self._previous_runs = RunArchive()
+        return self._previous_runs
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
