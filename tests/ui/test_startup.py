@@ -19,6 +19,7 @@ app = None
 seen = {{}}
 
 def first_frame():
+    seen["screens"] = [type(s).__name__ for s in app.screen_stack]
     seen["torch"] = "torch" in sys.modules
     seen["runner"] = "tutor.engine.runner" in sys.modules
     seen["status"] = app.screen.query_one("#status").render().plain
@@ -38,5 +39,8 @@ def test_first_frame_comes_before_torch(lessons_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert seen["torch"] is False
+    # the picker is the first screen (no blank default screen painted before it), the
+    # lesson opened from the command line on top of it
+    assert seen["screens"] == ["PickerScreen", "LessonScreen"]
     assert seen["runner"] is False
     assert "loading" in seen["status"]

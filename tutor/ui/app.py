@@ -93,6 +93,11 @@ class TutorApp(App):
 
             self.kernel_host = KernelHost(memory=kernel_memory or DEFAULT_MEMORY)
 
+    def get_default_screen(self) -> PickerScreen:
+        """The picker is the first screen: painted at once, not after a blank default
+        screen has been laid out and rendered (20 ms of the first frame here)."""
+        return PickerScreen(self.lessons, self.errors, self.lessons_dir)
+
     @property
     def previous_runs(self):
         """Earlier runs' curves per lesson, for the app's whole life (a RunArchive,
@@ -106,7 +111,6 @@ class TutorApp(App):
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
-        self.push_screen(PickerScreen(self.lessons, self.errors, self.lessons_dir))
         if self.initial_lesson is not None:
             self.open_lesson(self.initial_lesson)
         if self.progress.warning:
