@@ -14,10 +14,10 @@ Nothing here imports the loader's parsing dependencies unless it must parse.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,12 @@ def _engine_signature() -> tuple:
 
 
 def cache_path(lessons_dir: Path, cache_dir: Path) -> Path:
-    digest = hashlib.sha1(str(Path(lessons_dir).resolve()).encode()).hexdigest()[:16]
-    return Path(cache_dir) / f"lessons-{digest}.pickle"
+    """One file per lesson directory, named by a CRC of its path: zlib is loaded by
+    Textual anyway, hashlib's OpenSSL would be 3 ms more of the first frame. Two
+    directories sharing a name only take turns in one file (the key stored in it
+    names the directory)."""
+    digest = zlib.crc32(str(Path(lessons_dir).resolve()).encode())
+    return Path(cache_dir) / f"lessons-{digest:08x}.pickle"
 
 
 def discover_cached(lessons_dir: Path | str, cache_dir: Path | str) -> tuple[list[Any], list[Any]]:
