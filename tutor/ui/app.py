@@ -153,8 +153,15 @@ class TutorApp(App):
     @work(thread=True, exclusive=True, group="engine")
     def _load_engine(self) -> None:
         """Wait for the zygote (it imports torch in its own process) off the UI thread,
-        after the first frame; plotext loads here meanwhile (2 s on a busy machine)."""
+        after the first frame. Meanwhile the modules a lesson needs load here: plotext
+        (2 s on a busy machine), the lesson screen's widgets and the session with the
+        run state and the kernel's client (0.1 s here, which opening a lesson paid on
+        the UI thread). Only modules: no widget is made or touched here."""
         import plotext  # noqa: F401
+
+        import tutor.engine.kernel.client  # noqa: F401
+        import tutor.session  # noqa: F401
+        import tutor.ui.screens.lesson  # noqa: F401
 
         host = self.kernel_host
         ready = threading.Event()
