@@ -26,9 +26,10 @@ pages the checkpoint shares with the kernel.
 Filling: iteration checkpoints of a free run are far apart (a fork, and the
 copy-on-write faults after it, cost the run itself), so a goto between two of them
 replays up to their spacing. While the learner reads (the kernel settled), the app
-asks a checkpoint to `("fill", stop, spacing, schedule, budget)` the span after it: it
-forks a *filler* that replays quietly from its point, forks checkpoints every `spacing`
-seconds of CPU time on the way (on the other core, off the learner's path), and
+asks a checkpoint to `("fill", stop, spacing, schedule, budget, every)` the span after
+it: it forks a *filler* that replays quietly from its point, forks checkpoints every
+`spacing` seconds of CPU time on the way, or every `every` pause points when the app
+spreads a short budget over the span (on the other core, off the learner's path), and
 ends at the first pause point >= stop or after `budget` forks (or at a SIGKILL from the app when the
 learner gives a command; the checkpoints it made stay). It connects to nothing
 itself; FILL_LIMIT seconds end it whatever its lesson code does.
@@ -108,11 +109,11 @@ class Policy:
         self.fill_budget = 0  # ...and how many more checkpoints it may make
         self._run_spacing: tuple | None = None  # (base, spacing, every) outside a fill
 
-    def fill(self, stop: int, spacing: float, budget: int) -> None:
-        """This process is a filler: checkpoints every `spacing` CPU seconds, until
-        `stop` or `budget` of them."""
+    def fill(self, stop: int, spacing: float, budget: int, every: int | None = None) -> None:
+        """This process is a filler: checkpoints every `spacing` CPU seconds (or every
+        `every` pause points), until `stop` or `budget` of them."""
         self._run_spacing = (self.base, self.spacing, self.every)
-        self.fill_stop, self.base, self.spacing, self.every = stop, spacing, spacing, None
+        self.fill_stop, self.base, self.spacing, self.every = stop, spacing, spacing, every
         self.fill_budget = budget
 
     def end_fill(self) -> None:
@@ -286,7 +287,7 @@ class _Checkpoint:
             run.tail, run.stop_soon = 0, False
             run.suspended = run.resume = run.cancel = False
 
-    def _fill(self, stop: int, spacing: float, schedule: tuple, budget: int) -> None:
+    def _fill(self, stop: int, spacing: float, schedule: tuple, budget: int, every: int | None = None) -> None:
         """In the filler: replay quietly from here, forking checkpoints (Policy.fill)."""
         import signal
 
@@ -300,7 +301,7 @@ class _Checkpoint:
         runner = self.run.runner
         runner.cell_hook = None  # the cell-start file is the old kernel's too
         runner._cell_watch = None
-        self.policy.fill(stop, spacing, budget)
+        self.policy.fill(stop, spacing, budget, every)
         # To a point never reached: quiet all the way (and no graph captured: a replay
         # into points this process never passed captured every backward(), 3x the
         # replay's time); Policy ends it at `stop`.

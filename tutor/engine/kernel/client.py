@@ -38,8 +38,8 @@ RESUME_COST = 0.03
 # Filling (checkpoints.py): while the kernel is settled, the span from the last
 # checkpoint to where the learner is, then spans of more than twice FILL_SPACING CPU
 # seconds between checkpoints, the latest first (a learner steps back from where
-# they are), get checkpoints every FILL_SPACING, or spread evenly over the span when
-# the budget left allows fewer, made by a filler on the other core, up to FILL_UP_TO in
+# they are), get checkpoints every FILL_SPACING, or spread evenly (by pause points) over
+# the span when the budget left allows fewer, made by a filler on the other core, up to FILL_UP_TO in
 # all (each holds ~5 MB of its own; room is left below MAX_CHECKPOINTS for the run's
 # own). The kernel's settled states carry its CPU time there, so the span to the
 # learner has a size too.
@@ -472,11 +472,16 @@ class KernelClient:
             return
         size, source, stop = max(spans, key=lambda s: s[2])
         budget = FILL_UP_TO - len(self._checkpoints)
-        # spread what the budget allows over the whole span (the part nearest the
-        # learner is the likeliest to be gone back to), never closer than FILL_SPACING
-        spacing = FILL_SPACING if size == float("inf") else max(FILL_SPACING, size / (budget + 1))
+        # A budget too short for FILL_SPACING is spread evenly over the whole span (the
+        # part nearest the learner is the likeliest to be gone back to), by pause
+        # points: the CPU time the free run took there includes its publications and
+        # forks, so a quiet replay's checkpoints spaced by it landed anywhere from a
+        # third to all of the span's first half (tests/engine/test_checkpoints.py).
+        every = None
+        if size != float("inf") and size / (budget + 1) > FILL_SPACING:
+            every = max(1, (stop - source.point) // (budget + 1))
         try:
-            source.conn.send(("fill", stop, spacing, schedule, budget))
+            source.conn.send(("fill", stop, FILL_SPACING, schedule, budget, every))
         except OSError:
             return
         self._filler, self._fill_source = _FILL_ASKED, source
