@@ -28,6 +28,16 @@ def _fit(sources, epochs: int, *more: str) -> list[str]:
             sources.LOOP_LR.replace("EPOCHS", str(epochs)), *more]
 
 
+def _filling_run(client, lesson):
+    """A kernel with checkpoints at cell ends only (every 10**9 points: a loop is one
+    span) that fills, run to the end: (client, its done state)."""
+    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
+    remote.run()
+    done = remote.wait(TIMEOUT)
+    assert done.status == "done"
+    return remote, done
+
+
 def _schedule(epochs: int):
     """Plain torch with lr 0.01 for the first 40 epochs, then 0.005: W, b, costs, lrs."""
     fit = plain_fit(epochs, {0: 0.01, 40: 0.005})
@@ -227,10 +237,7 @@ def test_a_settled_kernel_fills_the_span_behind_it_and_a_goto_there_is_exact(
 
     monkeypatch.setattr(client_module, "FILL_SPACING", 0.01)
     lesson = make_lesson(_fit(sources, 1000))
-    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
-    remote.run()
-    done = remote.wait(TIMEOUT)
-    assert done.status == "done"
+    remote, done = _filling_run(client, lesson)
     wait_until(lambda: remote._fill_span is None and remote._filled, "a fill done")
 
     def inside_the_loop() -> list[int]:
@@ -266,9 +273,7 @@ def test_a_settled_kernel_fills_the_span_behind_it_and_a_goto_there_is_exact(
 
 def test_a_command_stops_the_filler_at_once(make_lesson, sources, client, kernel_host):
     lesson = make_lesson(_fit(sources, 3000))
-    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
-    remote.run()
-    assert remote.wait(TIMEOUT).status == "done"
+    remote, _ = _filling_run(client, lesson)
     pid = wait_until(lambda: remote._filler if remote._filler not in (None, -1) else None, "a filler")
     remote.goto(remote.checkpoints[0] + 5)  # any command
     assert remote._filler is None
@@ -312,9 +317,7 @@ def test_filling_goes_on_after_its_checkpoint_is_lost(make_lesson, sources, clie
     filler with it; the client gives that span up rather than wait for a filler that
     will never report (which stopped all filling)."""
     lesson = make_lesson(_fit(sources, 3000))
-    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
-    remote.run()
-    assert remote.wait(TIMEOUT).status == "done"
+    remote, _ = _filling_run(client, lesson)
     wait_until(lambda: remote._filler not in (None, -1), "a filler")
     lost = remote._fill_source
     kernel_host.kill(lost.pid)
@@ -331,11 +334,8 @@ def test_a_small_fill_budget_is_spread_over_the_whole_span(make_lesson, sources,
 
     monkeypatch.setattr(client_module, "FILL_UP_TO", 3)
     lesson = make_lesson(_fit(sources, 3000))
-    remote = client(lesson, checkpoints={"every": 10**9, "fill": True})
-    remote.run()
-    done = remote.wait(TIMEOUT)
-    assert done.status == "done"
-    wait_until(lambda: remote._filled and remote._filler is None, "the fill done")
+    remote, done = _filling_run(client, lesson)
+    wait_until(lambda: remote._fill_span is None and remote._filled, "the fill done")
     wait_until(lambda: len(remote.checkpoints) == 3, "both filled checkpoints connected")
     start, *filled = remote.checkpoints
     third = (done.pause_index - start) / 3
