@@ -995,7 +995,7 @@ class _Run:
             if value.numel() != 1:
                 return None
             try:
-                return float(value.detach().item())
+                return float(value.item())  # item() reads a tensor that requires grad as it is
             except (RuntimeError, TypeError, ValueError):
                 return None
         if _is_number(value):
