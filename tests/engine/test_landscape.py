@@ -383,6 +383,90 @@ def test_a_free_run_recomputes_the_landscape_only_while_it_is_looked_at(make_les
         runner.close()
 
 
+# The cost calls functions the lesson defines (a module's forward, a helper with a
+# loop of its own): the landscape evaluates them too.
+OWN_FUNCTIONS = """
+import torch
+import torch.nn as nn
+x_train = torch.FloatTensor([[1], [2], [3]])
+y_train = torch.FloatTensor([[2], [4], [6]])
+
+class Line(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(1, 1)
+
+    def forward(self, x):
+        out = self.linear(x)
+        return out
+
+def mean_square(errors):
+    total = 0
+    for e in errors:
+        total = total + e ** 2
+    return total / len(errors)
+
+torch.manual_seed(0)
+model = Line()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+for epoch in range(EPOCHS):
+    cost = mean_square(model(x_train) - y_train)
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+"""
+
+
+def test_the_lessons_own_functions_called_by_the_landscape_leave_the_run_alone(make_lesson, monkeypatch):
+    """A landscape evaluates the lesson's cost statements, which call functions the
+    lesson defines (rewritten with hooks like all its code). Their hooks count nothing
+    then: the run's pause points (which step back, goto and checkpoints count on) and
+    its costs are the same with the landscape computed at every publication as
+    without it, and a publication inside such a call does not compute the landscape
+    again inside itself (it did: lesson 10's free run computed it 52 times, 10 s)."""
+    from tutor.engine.landscape import LandscapeTracker
+
+    computed = _count_calls(monkeypatch, LandscapeTracker, "_compute")
+    monkeypatch.setattr("tutor.engine.runner.PUBLISH_INTERVAL", 0.0)  # a publication at every point
+    monkeypatch.setattr("tutor.engine.landscape.MIN_INTERVAL", 0.0)
+    lesson = make_lesson([OWN_FUNCTIONS.replace("EPOCHS", "40")])
+    ends = {}
+    for landscape in (False, True):
+        runner = Runner(lesson, landscape=landscape, view="landscape")
+        try:
+            runner.run()
+            state = runner.wait(60)
+            assert state.status == "done", state.error
+            ends[landscape] = (state.pause_index, [c.cost for c in state.costs])
+            if landscape:
+                assert state.landscape is not None and len(state.landscape.path) == 41
+        finally:
+            runner.close()
+    assert ends[True] == ends[False]
+    assert len(ends[False][1]) == 40
+    # at most one computation per publication, none inside another
+    assert 0 < len(computed) <= ends[True][0] + 2
+
+    # stepping statement by statement, into forward() and the helper's loop: the same
+    # stops, with the landscape computed at each, as without it
+    stops = {}
+    for landscape in (False, True):
+        runner = Runner(lesson, landscape=landscape, view="landscape")
+        try:
+            seen = []
+            for _ in range(60):
+                runner.step()
+                state = runner.wait(10)
+                seen.append((state.line, state.pause_index, state.iteration))
+            stops[landscape] = seen
+        finally:
+            runner.close()
+    assert stops[True] == stops[False]
+    text = lesson.path.read_text(encoding="utf-8").splitlines()
+    inside = {text.index("        out = self.linear(x)") + 1, text.index("        total = total + e ** 2") + 1}
+    assert {line for line, _, _ in stops[True]} >= inside  # forward's body, the helper's loop
+
+
 def test_a_free_run_captures_backward_graphs_only_while_the_graph_is_looked_at(make_lesson, monkeypatch):
     """Capturing a backward() costs ~0.1 ms a node: a free run captures them a few times
     a second only while the graph view is shown; a loop's last iterations always."""

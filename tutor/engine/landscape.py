@@ -17,7 +17,10 @@ namespace (modules through functional_call, which puts their own parameters back
 module buffers are given as copies (BatchNorm statistics stay the run's), every
 autograd call keeps the graphs it walks (`retain_graph=True`) and fills no `.grad`,
 and the RNG streams of torch, `random` and numpy are saved and restored around
-every evaluation. Tests check the run's events are identical with and without it.
+every evaluation. The lesson's own functions the cost statements call (a `forward`
+defined in a cell) run with their hooks idle (`quiet`, the runner's engine_code), so
+the run's pause points do not depend on when a landscape was computed. Tests check
+the run's events and pause points are identical with and without it.
 
 Which parameters: the trainable tensors the cost slice reads (leaves with
 requires_grad, tensors the loop updates by hand, parameters of modules it calls).
@@ -34,7 +37,7 @@ import random
 import sys
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -486,8 +489,11 @@ def _thin(n: int) -> list[int]:
 class LandscapeTracker:
     """Follows one run's steppable loops; see the module docstring."""
 
-    def __init__(self, lesson: Lesson) -> None:
+    def __init__(self, lesson: Lesson, quiet: Callable[[], Any] = nullcontext) -> None:
         self.lesson = lesson
+        # entered around every evaluation: the runner's engine_code (the lesson's
+        # functions the cost statements call then leave the run's pause points alone)
+        self._quiet = quiet
         self._plans: dict[tuple[int, int], LoopPlan] = {}
         self.key: tuple[int, int] | None = None
         self.problem: str | None = None
@@ -642,7 +648,7 @@ class LandscapeTracker:
         if self.last is not None and not full_path and self.computed_points == len(self.path) \
                 and len(self.specs) and self.specs[0].direction is None and self._fixed_surface():
             return self.last
-        with rng_kept(), torch.no_grad(), warnings.catch_warnings():
+        with self._quiet(), rng_kept(), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # vmap's "performance drop" notes are not the lesson's
             try:
                 result = self._compute(full_path)

@@ -46,6 +46,8 @@ import traceback
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -223,6 +225,9 @@ class _Run:
 
         self.ns: dict[str, Any] = {}
         self.points = 0
+        # > 0 while the engine itself runs lesson code (engine_code): the hooks of the
+        # lesson's functions it calls then count, stop and record nothing.
+        self.inert = 0
         self.status = "running"
         self.cell: int | None = None
         self.line: int | None = None
@@ -294,7 +299,7 @@ class _Run:
         if self.runner._landscape:
             from tutor.engine.landscape import LandscapeTracker
 
-            self.landscape = LandscapeTracker(self.lesson)
+            self.landscape = LandscapeTracker(self.lesson, quiet=self.engine_code)
         seed = self.lesson.seed
         torch.manual_seed(seed)
         random.seed(seed)
@@ -466,6 +471,21 @@ class _Run:
             self.emit_error = exc
             raise _Cancelled() from exc
 
+    @contextmanager
+    def engine_code(self) -> Iterator[None]:
+        """The engine calls lesson code for itself: a landscape evaluates the lesson's
+        cost statements, which call its functions (`model(x)` runs a `forward` defined in
+        a cell, rewritten like every lesson function). Inside, those functions' hooks do
+        nothing: no pause point is counted (the run's numbering, which step back, goto
+        and checkpoints rely on, must not depend on when a landscape was computed), no
+        stop, no iteration recorded, no publication (which would compute the landscape
+        again, inside itself)."""
+        self.inert += 1
+        try:
+            yield
+        finally:
+            self.inert -= 1
+
     # --- hooks called by the rewritten lesson code -------------------------------
 
     def _print(self, *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False) -> None:
@@ -481,6 +501,8 @@ class _Run:
             self.write(repr(value) + "\n")
 
     def lr_hook(self, value: Any) -> Any:
+        if self.inert:  # a function's `lr` parameter while the engine evaluates it
+            return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             self.lesson_lr = float(value)
         override = self.override
@@ -622,14 +644,14 @@ class _Run:
     # --- the same inside functions defined in lesson cells ------------------------
 
     def fpause_hook(self, line: int) -> None:
-        if _in_fork_child:
+        if _in_fork_child or self.inert:
             return
         self.pause_hook(line, sys._getframe(1))
 
     def fiter_hook(self, loop: int, line: int) -> None:
         """An iteration of a function's loop: the steppable loop unless another one
         runs already (then its iterations are statement points)."""
-        if _in_fork_child:
+        if _in_fork_child or self.inert:
             return
         key = ("def", loop)
         current = self.loop_key
@@ -639,12 +661,12 @@ class _Run:
             self.pause_hook(line, sys._getframe(1))
 
     def floop_hook(self, loop: int, iterable: Any) -> Any:
-        if self.loop_key is None and not _in_fork_child:
+        if self.loop_key is None and not _in_fork_child and not self.inert:
             return self.loop_hook(loop, iterable)
         return iterable
 
     def floop_end_hook(self, loop: int) -> None:
-        if _in_fork_child or self.loop_key != ("def", loop):
+        if _in_fork_child or self.inert or self.loop_key != ("def", loop):
             return
         if not self.cancel:
             self.frame = sys._getframe(1)
@@ -656,7 +678,7 @@ class _Run:
 
     def floop_abort_hook(self, loop: int) -> None:
         """The loop ends by an exception: no record of a half iteration."""
-        if self.loop_key == ("def", loop):
+        if self.loop_key == ("def", loop) and not self.inert:
             self.loop_key = self.iteration = None
             self.tail_from = NO_TAIL
             if self.recorder is not None:
@@ -784,6 +806,8 @@ class _Run:
         someone will see it (wants_graph); `run` is the real call, made once."""
         if self.cancel:
             raise _Cancelled()
+        if self.inert:
+            return run()
         while frame is not None and frame.f_code.co_filename != self.path:
             frame = frame.f_back
         if frame is None:  # the engine's own autograd work (a landscape), not the lesson's
@@ -1198,6 +1222,13 @@ class _Run:
             self.last_publish = time.monotonic()
 
     def build(self, status: str, snapshot: bool, index: int | None) -> RunState:
+        """The state at this point. Whatever lesson code building it runs (the
+        landscape's cost statements, a property read for the graph preview or the
+        inspector) runs as the engine's (engine_code)."""
+        with self.engine_code():
+            return self._build(status, snapshot, index)
+
+    def _build(self, status: str, snapshot: bool, index: int | None) -> RunState:
         runner = self.runner
         current = runner.state
         if snapshot and self.ns:
@@ -1849,7 +1880,9 @@ class Runner:
         have = state.inspected.name if state.inspected is not None else None
         if have == name or self._run is not run or not run.ns:
             return
-        self.state = replace(state, inspected=run.inspected(name, self._snapshotter))
+        with run.engine_code():
+            inspected = run.inspected(name, self._snapshotter)
+        self.state = replace(state, inspected=inspected)
 
     def set_lr(self, value: float | None) -> None:
         """The learner's learning rate (None: the lesson's own) from where the run is:
