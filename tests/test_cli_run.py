@@ -91,6 +91,22 @@ def test_plain_prints_exactly_what_the_code_prints(lessons, capsys):
     assert captured.err == ""
 
 
+def test_what_lesson_code_writes_to_the_streams_goes_to_the_same_streams(tmp_path, capsys):
+    """sys.stdout.write joins the printed output in order; stderr stays stderr (and a
+    JSON line says which stream an output came from)."""
+    path = tmp_path / "01-streams.md"
+    path.write_text(LESSON.split("## Data")[0] + "## Streams | 스트림\n\n```python\nimport sys\n"
+                    "print('a')\n_ = sys.stdout.write('b\\n')\n_ = sys.stderr.write('c\\n')\nprint('d')\n```\n",
+                    encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("a\nb\nd\n", "c\n")
+    assert main(["run", str(path), "--jsonl"]) == 0
+    outputs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    outputs = [(o["text"], o.get("stream")) for o in outputs if o["event"] == "output"]
+    assert outputs == [("a\n", None), ("b\n", None), ("c\n", "stderr"), ("d\n", None)]
+
+
 def test_lesson_by_id_with_lessons_dir_and_lr_override(lessons, capsys):
     assert main(["--lessons", str(lessons), "run", "tiny-gd", "--lr", "0.05"]) == 0
     steps, _ = plain_torch(0.05)

@@ -277,8 +277,9 @@ def test_output_is_captured_per_cell_not_printed(make_lesson, capsys):
     ])
     state = Runner(lesson).run_to_end()
     assert state.outputs == {0: "a-1\n", 1: "b5\n", 2: ""}
+    assert state.stderr == {1: "err\n"}  # the cell's too, kept apart (engine/streams.py)
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == "err\n"
+    assert captured.out == "" and captured.err == ""
 
 
 def test_output_per_cell_is_capped(make_lesson, monkeypatch):

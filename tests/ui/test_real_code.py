@@ -115,3 +115,56 @@ async def test_a_figure_appears_in_the_output_pane(make_app, tmp_path):
         group = screen.query_one("#output-text").content  # the pane's rich Group
         text = "\n".join(part.plain for part in group.renderables if hasattr(part, "plain"))
         assert "plotted" in text and "[figure 1]" in text and "Cost curve" in text and "▚ cost" in text
+
+
+STREAMS_LESSON = """\
+---
+id: streams
+title:
+  en: Streams
+  ko: 스트림
+---
+
+## Write | 쓰기
+
+::: en
+Writes past print().
+:::
+::: ko
+print() 말고 다른 출력.
+:::
+
+```python
+import sys, warnings
+_ = sys.stdout.write("written\\n")
+for step in range(3):  # a progress bar redrawn in place, as tqdm draws it
+    _ = sys.stderr.write(f"\\rtraining {step + 1}/3")
+_ = sys.stderr.write("\\n")
+warnings.warn("this API is old")
+print("printed")
+```
+"""
+
+
+async def test_what_a_cell_writes_to_the_streams_shows_in_the_output_pane(make_app, tmp_path):
+    """sys.stdout.write with the printed text; stderr (a redrawn progress bar, a
+    warning) under it, in its own style, the bar as a terminal shows it (its last
+    state). Before, in the kernel, both went to /dev/null and the fault log."""
+    lessons = tmp_path / "streams"
+    lessons.mkdir()
+    (lessons / "01-streams.md").write_text(STREAMS_LESSON, encoding="utf-8")
+    app = make_app(lesson="streams", lessons=lessons)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_lesson(pilot)
+        await press_and_settle(pilot, screen, "space")
+        state = screen.runner.state
+        assert state.error is None and state.outputs[0] == "written\nprinted\n"
+        assert "UserWarning: this API is old" in state.stderr[0]
+        await pilot.pause()
+        group = screen.query_one("#output-text").content
+        parts = [part for part in group.renderables if hasattr(part, "plain")]
+        assert parts[0].plain == "written\nprinted"
+        lines = parts[1].plain.split("\n")
+        assert lines[0] == "training 3/3" and "UserWarning: this API is old" in lines[1]
+        pane = screen.query_one("OutputPane")
+        assert parts[1].style == pane.get_component_rich_style("output-pane--stderr")

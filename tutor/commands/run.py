@@ -115,7 +115,7 @@ def main(args) -> int:
     from tutor.engine.jsonl import dumps
     from tutor.engine.runner import Runner
 
-    out = sys.stdout
+    out, err = sys.stdout, sys.stderr  # the terminal's (lesson code's are its run's: streams.py)
     if args.jsonl:
         def on_event(event) -> None:
             out.write(dumps(event) + "\n")
@@ -123,7 +123,7 @@ def main(args) -> int:
     else:
         def on_event(event) -> None:
             if isinstance(event, ev.Output):
-                out.write(event.text)
+                (out if event.stream == "stdout" else err).write(event.text)
             elif isinstance(event, ev.FigureShown):  # a matplotlib figure, drawn as text
                 from tutor.engine.figures import render
 

@@ -22,7 +22,8 @@ class CellStarted:
 @dataclass(frozen=True)
 class Output:
     cell: int
-    text: str  # one print call (or one echoed repr), newline included
+    text: str  # one print call (or one echoed repr, one write), newline included
+    stream: str = "stdout"  # or "stderr" (warnings, logging, progress bars: streams.py)
 
 
 @dataclass(frozen=True)

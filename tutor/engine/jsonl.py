@@ -91,6 +91,8 @@ def event_dict(event: ev.Event) -> dict[str, Any]:
     if isinstance(event, ev.CellStarted):
         return {"event": "cell", "cell": event.cell, "line": event.line}
     if isinstance(event, ev.Output):
+        if event.stream != "stdout":
+            return {"event": "output", "cell": event.cell, "text": event.text, "stream": event.stream}
         return {"event": "output", "cell": event.cell, "text": event.text}
     if isinstance(event, ev.Iteration):
         tensors = {t.name: tensor_dict(t) for t in event.tensors or ()}

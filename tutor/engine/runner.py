@@ -54,6 +54,7 @@ from typing import Any, Callable
 from tutor.engine import divergence as dv
 from tutor.engine import events as ev
 from tutor.engine import lr as lr_rule
+from tutor.engine import streams
 from tutor.engine import workdir
 from tutor.engine.instrument import (
     CHECK, ECHO, FITER, FLOOP, FLOOP_ABORT, FLOOP_END, FPAUSE, ITER, LOOP, LOOP_END, LR, PAUSE,
@@ -244,6 +245,7 @@ class _Run:
         self.last_lr: float | None = None
         self.recorded = False
         self.outputs: dict[int, _Capture] = {}
+        self.stderr: dict[int, _Capture] = {}  # what cells wrote to sys.stderr (streams.py)
         self.cells_done: list[int] = []
         self.error: ErrorInfo | None = None
         self.nonfinite: NonFiniteCost | None = None
@@ -311,7 +313,7 @@ class _Run:
             self.publish(snapshot=False)
         from tutor.engine.autograd_graph import intercept_backward
 
-        with intercept_backward(self.backward_hook):
+        with intercept_backward(self.backward_hook), streams.routed(self.write, self.write_stderr):
             if not self._run_cells():
                 return
         self.finished = True
@@ -461,12 +463,22 @@ class _Run:
         self.outputs[self.cell].write(text)
         self.emit(ev.Output(cell=self.cell, text=text))
 
+    def write_stderr(self, text: str) -> None:
+        if not text or self.cell is None:
+            return
+        capture = self.stderr.get(self.cell)
+        if capture is None:
+            capture = self.stderr[self.cell] = _Capture()
+        capture.write(text)
+        self.emit(ev.Output(cell=self.cell, text=text, stream="stderr"))
+
     def emit(self, event: ev.Event) -> None:
         handler = self.runner._on_event
         if handler is None or self.replaying or self.runner._run is not self:
             return
         try:
-            handler(event)
+            with streams.unrouted():  # what the handler prints is not the lesson's output
+                handler(event)
         except Exception as exc:  # the consumer failed (e.g. a closed pipe): stop the run
             self.emit_error = exc
             raise _Cancelled() from exc
@@ -1246,6 +1258,7 @@ class _Run:
         for cell, capture in self.outputs.items():
             outputs[cell] = capture.text()
             truncated = truncated or capture.truncated
+        stderr = {cell: capture.text() for cell, capture in self.stderr.items()}
         landscape = problem = None
         if self.landscape is not None:
             if self.ns:
@@ -1273,6 +1286,7 @@ class _Run:
             tensors=tensors,
             outputs=outputs,
             output_truncated=truncated,
+            stderr=stderr,
             cells_done=tuple(self.cells_done),
             error=self.error,
             nonfinite=self.nonfinite,

@@ -388,6 +388,9 @@ class RunState:
     tensors: tuple[TensorView, ...] = ()  # parameters first
     outputs: dict[int, str] = field(default_factory=dict)  # cell index -> printed text
     output_truncated: bool = False
+    # cell index -> what it wrote to sys.stderr (warnings, logging, progress bars):
+    # shown with its output, never compared with the lesson's expected text
+    stderr: dict[int, str] = field(default_factory=dict)
     cells_done: tuple[int, ...] = ()  # cells that ran to the end
     error: ErrorInfo | None = None
     nonfinite: NonFiniteCost | None = None  # the cost became nan/inf

@@ -347,6 +347,7 @@ class LessonScreen(Screen):
             state.outputs.get(cell_index), expected, cell_index in state.cells_done,
             error, hint, state.output_truncated, self.predictions.get(cell_index),
             state.figures.get(cell_index, ()), not_own_run(self.edits, state, cell_index),
+            state.stderr.get(cell_index),
         )
         pane.border_title = f"{t('pane.output', lang)} · {t('lesson.cell', lang, n=cell_index + 1)}"
 

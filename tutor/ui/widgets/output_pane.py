@@ -26,7 +26,8 @@ TAIL_LINES = 200  # enough to scroll back; rendering 10k printed lines per tick 
 class OutputPane(VerticalScroll):
     """Feed it with `show()`; it re-renders only when its input changed."""
 
-    COMPONENT_CLASSES = {"output-pane--error", "output-pane--hint", "output-pane--ok", "output-pane--bad"}
+    COMPONENT_CLASSES = {"output-pane--error", "output-pane--hint", "output-pane--ok", "output-pane--bad",
+                         "output-pane--stderr"}
 
     def __init__(self, lang: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -54,23 +55,30 @@ class OutputPane(VerticalScroll):
         prediction: str | None = None,
         figures: tuple = (),
         not_own: tuple[str, dict] | None = None,
+        stderr: str | None = None,
     ) -> None:
         """`figures`: the cell's matplotlib figures (FigureView data), drawn as text
         under what it printed, at the pane's width. `not_own`: the run did not use the
         lesson's own lr or code (an i18n key and its values): no ✓/✗, a note instead,
-        the expected text folded to its line count."""
-        key = (text, expected, ran, error, hint, truncated, prediction, figures, not_own, self.lang)
+        the expected text folded to its line count. `stderr`: what the cell wrote to
+        sys.stderr (warnings, logging, progress bars), under its output in its own
+        style and never compared."""
+        key = (text, expected, ran, error, hint, truncated, prediction, figures, not_own, stderr, self.lang)
         if key == self._key:
             return
         self._key = key
         parts = []
         if text:  # what the run printed, always first
-            lines = text.rstrip("\n").split("\n")
+            lines = terminal_lines(text)
             parts.append(Text("\n".join(lines[-TAIL_LINES:])))
             if truncated or len(lines) > TAIL_LINES:  # the pane keeps the tail only
                 parts.append(Text(t("output.truncated", self.lang), style="dim"))
-        elif not error and not figures:
+        elif not error and not figures and not stderr:
             parts.append(Text(t("output.none", self.lang), style="dim"))
+        if stderr:
+            lines = terminal_lines(stderr)
+            parts.append(Text("\n".join(lines[-TAIL_LINES:]),
+                              style=self.get_component_rich_style("output-pane--stderr")))
         if figures:
             from tutor.engine.figures import render
 
@@ -111,6 +119,18 @@ class OutputPane(VerticalScroll):
             self.call_after_refresh(self.scroll_end, animate=False)
         else:
             self.call_after_refresh(self.scroll_home, animate=False)
+
+
+def terminal_lines(text: str) -> list[str]:
+    """The lines as a terminal shows them: a carriage return starts its line over (a
+    progress bar redrawn in place shows its last state, not every one)."""
+    lines = []
+    for line in text.rstrip("\n").split("\n"):
+        if "\r" in line:
+            drawn = [part for part in line.split("\r") if part]
+            line = drawn[-1] if drawn else ""
+        lines.append(line)
+    return lines
 
 
 def _shown(line: str | None, lang: str) -> str:
