@@ -126,6 +126,7 @@ def _recovers(remote) -> None:
     ("y = 1\nz = y / 0", "ZeroDivisionError"),
     ("import sys\ny = 1\nsys.exit(4)", "SystemExit"),
     ("def f(n):\n    return f(n + 1)\ny = f(0)", "RecursionError"),
+    ("y = 1\nraise KeyboardInterrupt", "KeyboardInterrupt"),  # was: the worker gone, `running` for ever
 ])
 def test_exceptions_in_lesson_code_are_errors_in_the_kernel(make_lesson, client, source, kind):
     remote, state, lesson, seconds = _fault(make_lesson, client, source)

@@ -53,6 +53,30 @@ def test_error_reports_the_lesson_line_and_the_runner_stays_usable(make_lesson):
     runner.close()
 
 
+def test_a_failure_outside_lesson_code_is_an_error_not_a_run_left_running(make_lesson, monkeypatch):
+    """The engine itself raising between two cells (here its cell-end hook) ends the
+    run as an error at that cell, which `r` recovers from; before, the worker thread
+    died and the state said `running` for ever."""
+    lesson = make_lesson(["x = 1\n", "y = 2\n"])
+
+    def broken(self) -> None:
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(runner_mod._Run, "cell_end_hook", broken)
+    runner = Runner(lesson)
+    try:
+        runner.run()
+        state = runner.wait(TIMEOUT)
+        assert (state.status, state.error.type, state.error.message, state.error.cell) == (
+            "error", "RuntimeError", "engine bug", 0)
+        monkeypatch.undo()
+        runner.reset()
+        runner.run()
+        assert runner.wait(TIMEOUT).status == "done"
+    finally:
+        runner.close()
+
+
 def test_error_in_an_imported_library_points_at_the_lesson_line(make_lesson):
     lesson = make_lesson(["import torch\na = torch.zeros(2)\nb = torch.zeros(3)\nc = a + b\n"])
     state = Runner(lesson).run_to_end()

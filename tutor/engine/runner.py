@@ -342,9 +342,9 @@ class _Run:
                 self.runner.cell_hook(cell.index, cell.line)
             try:
                 exec(self.runner._compiled(cell).code, self.ns)
-            except (_Cancelled, KeyboardInterrupt):
+            except _Cancelled:
                 raise
-            except BaseException as exc:  # noqa: BLE001 - lesson code may raise anything
+            except BaseException as exc:  # noqa: BLE001 - lesson code may raise anything (KeyboardInterrupt too)
                 self.fail(cell, exc)
                 return False
             self.cells_done.append(cell.index)
@@ -400,9 +400,9 @@ class _Run:
             return
         try:
             backend.show_open_figures()
-        except (_Cancelled, KeyboardInterrupt):
+        except _Cancelled:
             raise
-        except Exception:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001 - a figure that cannot be read is not shown
             pass
 
     def _namespace(self) -> dict[str, Any]:
@@ -456,6 +456,17 @@ class _Run:
         self.publish(snapshot=True)
         if not replayed:
             self.emit(ev.Error(cell=cell.index, line=line, type=self.error.type, message=message))
+
+    def failed_outside_lesson_code(self, exc: BaseException) -> None:
+        """Something raised past the cells' own handler (the engine between two
+        cells, a hook): an error state at the cell the run is in, so the screen says
+        so and `r` recovers, instead of a worker gone with the state left `running`."""
+        try:
+            cells = self.lesson.cells
+            cell = cells[self.cell] if self.cell is not None and self.cell < len(cells) else self.lesson.runnable_cells[0]
+            self.fail(cell, exc)
+        except BaseException:  # noqa: BLE001 - publishing failed too: the state stays as it was
+            pass
 
     def write(self, text: str) -> None:
         if not text or self.cell is None:
@@ -1613,6 +1624,8 @@ class Runner:
             self._rewind(run)
         except _Cancelled:
             pass
+        except BaseException as exc:  # noqa: BLE001 - the engine's own failure, not the lesson's
+            run.failed_outside_lesson_code(exc)
         finally:
             workdir.leave(run)
             with run.cv:
