@@ -71,3 +71,31 @@ def test_tutor_run_and_check_run_from_another_directory(tmp_path, monkeypatch, c
     assert cli.main(["check", "--run", str(lesson.path)]) == 0
     assert capsys.readouterr().out.startswith("ok: 1 lesson, 2 cells run, 1 output blocks matched")
     assert os.getcwd() == str(elsewhere)
+
+
+def test_a_module_next_to_the_lesson_imports_as_in_jupyter(tmp_path, monkeypatch, client):
+    """`from helpers import double` finds helpers.py beside the lesson (Jupyter puts its
+    working directory on sys.path), in-process and in a kernel; sys.path is given back
+    with the directory."""
+    import sys
+
+    lessons = tmp_path / "course"
+    lessons.mkdir()
+    (lessons / "helpers_for_tutor_test.py").write_text("def double(x):\n    return 2 * x\n")
+    monkeypatch.chdir(tmp_path)
+    lesson = build_lesson(lessons / "01-local.md", [
+        "from helpers_for_tutor_test import double\nprint(double(21))\n", "y = 1\n"])
+    monkeypatch.delitem(sys.modules, "helpers_for_tutor_test", raising=False)
+    runner = Runner(lesson)
+    try:
+        runner.next()
+        state = runner.wait(30)
+        assert state.error is None and state.outputs[0] == "42\n"
+        assert str(lessons) not in sys.path  # paused: the lesson's directory is given back
+    finally:
+        runner.close()
+        sys.modules.pop("helpers_for_tutor_test", None)
+    remote = client(lesson)
+    remote.run()
+    state = remote.wait(30)
+    assert state.status == "done" and state.outputs[0] == "42\n", state.error
