@@ -306,6 +306,13 @@ def test_output_is_captured_per_cell_not_printed(make_lesson, capsys):
     assert captured.out == "" and captured.err == ""
 
 
+def test_display_shows_each_object_as_jupyter_does_without_an_import(make_lesson):
+    lesson = make_lesson(["import torch\nt = torch.tensor([1.0, 2.0])\ndisplay(t, 'text', None)\nprint('after')\n"])
+    state = Runner(lesson).run_to_end()
+    assert state.error is None
+    assert state.outputs[0] == "tensor([1., 2.])\n'text'\nafter\n"
+
+
 def test_output_per_cell_is_capped(make_lesson, monkeypatch):
     monkeypatch.setattr(runner_mod, "OUTPUT_CAP", 1000)
     lesson = make_lesson(["for i in range(3000):\n    print(i)\n"])

@@ -409,6 +409,7 @@ class _Run:
         own_builtins = dict(builtins.__dict__)
         own_builtins["print"] = self._print
         own_builtins["input"] = _no_input
+        own_builtins["display"] = self.display
         return {
             "__name__": "__main__",
             "__builtins__": own_builtins,
@@ -522,6 +523,13 @@ class _Run:
     def echo_hook(self, value: Any) -> None:
         if value is not None:
             self.write(repr(value) + "\n")
+
+    def display(self, *objects: Any, **_options: Any) -> None:
+        """Jupyter's `display()`, a builtin there (notebooks call it without an
+        import): each object as its text form, one per line, as a cell's last
+        expression is shown (options such as `clear=` are for rich front ends)."""
+        for value in objects:
+            self.echo_hook(value)
 
     def lr_hook(self, value: Any) -> Any:
         if self.inert:  # a function's `lr` parameter while the engine evaluates it
