@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tutor.engine import loader
 from tutor.engine.edit import check_source
+from tutor.engine.instrument import cell_loops
 from tutor.engine.lesson import Cell, Lesson
 
 ERROR = "error"
@@ -155,8 +156,7 @@ def _code_warnings(lesson: Lesson) -> list[Problem]:
             trees.append((cell, ast.parse(cell.source)))
         except (SyntaxError, ValueError):
             continue  # reported as an error already
-    loops = [(cell, node) for cell, tree in trees for node in tree.body
-             if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and _trains(node)]
+    loops = [(cell, node) for cell, tree in trees for node in cell_loops(tree) if _trains(node)]
     if not loops:
         return []
     assigned = set().union(*(_assigned_names(tree) for _, tree in trees))

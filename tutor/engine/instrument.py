@@ -18,6 +18,13 @@ namespace (all start with `__tutor_`, so snapshots and learners never see them):
 - `__tutor_loop_end__(loop)` right after each top-level loop, so the runner can
   record the last iteration (`break` lands there too; `continue` reaches the next
   iteration point, which records the previous iteration).
+- "Top-level" is the cell's own scope: its body and the bodies of its `if`, `with`,
+  `try` and `match` statements, not a loop's body or a function's. Notebooks wrap
+  training in `try: ... except KeyboardInterrupt:` or `with ...:`; such a loop steps by
+  iterations like one at the top. Since an exception may leave it for the cell's own
+  handler, it is wrapped in `try: ... except BaseException: __tutor_loop_abort__(loop);
+  raise` (no record of a half iteration). `cell_loops()` lists these loops in the order
+  they are numbered (the landscape's plan and `tutor check` read them the same way).
 - Functions defined in the cell (`def train(...)`, methods like `forward`, nested
   `def`s) get the same treatment with their own hooks, which also tell the runner
   the function's frame (its locals are shown first, the cost and lr are looked up
@@ -63,6 +70,7 @@ from types import CodeType
 PAUSE = "__tutor_pause__"
 ITER = "__tutor_iter__"
 LOOP_END = "__tutor_loop_end__"
+LOOP_ABORT = "__tutor_loop_abort__"
 LOOP = "__tutor_loop__"
 CHECK = "__tutor_check__"
 LR = "__tutor_lr__"
@@ -75,7 +83,7 @@ FLOOP = "__tutor_floop__"
 FLOOP_END = "__tutor_floop_end__"
 FLOOP_ABORT = "__tutor_floop_abort__"
 
-HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, CHECK, LR, ECHO, UPDATE, UPDATED,
+HOOK_NAMES = (PAUSE, ITER, LOOP, LOOP_END, LOOP_ABORT, CHECK, LR, ECHO, UPDATE, UPDATED,
               FPAUSE, FITER, FLOOP, FLOOP_END, FLOOP_ABORT)
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -126,19 +134,27 @@ class _Rewriter:
                 new.extend((wrap[0], stmt, wrap[1]))
                 continue
             if isinstance(stmt, _LOOPS):
-                loop_no = ast.Constant(self.loops)
-                self.loops += 1
-                self.rewrite_children(stmt, first_body_iter=loop_no)
-                if isinstance(stmt, (ast.For, ast.AsyncFor)):
-                    stmt.iter = ast.copy_location(_call(LOOP, loop_no, stmt.iter), stmt.iter)
+                loop_no = self.cell_loop(stmt)
                 new.append(stmt)
                 new.append(_stmt_call(LOOP_END, stmt, loop_no))
             else:
-                self.rewrite_children(stmt)
+                self.rewrite_children(stmt, cell_scope=True)
                 new.append(stmt)
         tree.body = new
 
-    def block(self, stmts: list[ast.stmt], iter_loop: ast.Constant | None = None) -> list[ast.stmt]:
+    def cell_loop(self, loop: ast.For | ast.AsyncFor | ast.While) -> ast.Constant:
+        """Number a loop of the cell's scope and give it iteration points."""
+        loop_no = ast.Constant(self.loops)
+        self.loops += 1
+        self.rewrite_children(loop, first_body_iter=loop_no)
+        if isinstance(loop, (ast.For, ast.AsyncFor)):
+            loop.iter = ast.copy_location(_call(LOOP, loop_no, loop.iter), loop.iter)
+        return loop_no
+
+    def block(self, stmts: list[ast.stmt], iter_loop: ast.Constant | None = None,
+              cell_scope: bool = False) -> list[ast.stmt]:
+        """`cell_scope`: a body of an `if`/`with`/`try`/`match` of the cell's own scope,
+        whose loops are steppable (see the module docstring)."""
         new: list[ast.stmt] = []
         for i, stmt in enumerate(stmts):
             if i == 0 and iter_loop is not None:
@@ -149,7 +165,16 @@ class _Rewriter:
             if wrap is not None:
                 new.extend((wrap[0], stmt, wrap[1]))
                 continue
-            self.rewrite_children(stmt)
+            if cell_scope and isinstance(stmt, _LOOPS):
+                loop_no = self.cell_loop(stmt)
+                abort = ast.ExceptHandler(
+                    type=ast.Name(id="BaseException", ctx=ast.Load()), name=None,
+                    body=[_stmt_call(LOOP_ABORT, stmt, loop_no), ast.Raise(exc=None, cause=None)],
+                )
+                new.append(ast.copy_location(ast.Try(body=[stmt], handlers=[abort], orelse=[], finalbody=[]), stmt))
+                new.append(_stmt_call(LOOP_END, stmt, loop_no))
+                continue
+            self.rewrite_children(stmt, cell_scope=cell_scope)
             new.append(stmt)
         return new
 
@@ -175,13 +200,16 @@ class _Rewriter:
         )
         return before, after
 
-    def rewrite_children(self, stmt: ast.stmt, first_body_iter: ast.Constant | None = None) -> None:
-        """Rewrite one statement of the cell's scope: lr assignments, nested blocks."""
+    def rewrite_children(self, stmt: ast.stmt, first_body_iter: ast.Constant | None = None,
+                         cell_scope: bool = False) -> None:
+        """Rewrite one statement of the cell's scope: lr assignments, nested blocks
+        (`cell_scope`: a compound statement whose blocks are still the cell's scope)."""
         if isinstance(stmt, _SCOPES):
             _Functions(self).scope(stmt, top=True)
             return
         self.rewrite_lr(stmt)
-        _rewrite_blocks(stmt, self.block, lambda body: self.block(body, iter_loop=first_body_iter))
+        _rewrite_blocks(stmt, lambda body: self.block(body, cell_scope=cell_scope),
+                        lambda body: self.block(body, iter_loop=first_body_iter))
 
     def rewrite_lr(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
@@ -320,6 +348,37 @@ def _rewrite_blocks(stmt: ast.stmt, block, loop_body) -> None:
     elif isinstance(stmt, ast.Match):
         for case in stmt.cases:
             case.body = block(case.body)
+
+
+def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists of a compound statement other than a loop, in the order
+    _rewrite_blocks rewrites them."""
+    if isinstance(stmt, ast.If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return [stmt.body]
+    if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        return [stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody]
+    if isinstance(stmt, ast.Match):
+        return [case.body for case in stmt.cases]
+    return []
+
+
+def cell_loops(tree: ast.Module) -> list[ast.For | ast.AsyncFor | ast.While]:
+    """The steppable loops of a parsed cell, in the order they are numbered: those of
+    the cell's scope (its body and its if/with/try/match bodies)."""
+    found: list[ast.For | ast.AsyncFor | ast.While] = []
+
+    def walk(stmts: list[ast.stmt]) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, _LOOPS):
+                found.append(stmt)
+            elif not isinstance(stmt, _SCOPES):
+                for block in _blocks(stmt):
+                    walk(block)
+
+    walk(tree.body)
+    return found
 
 
 def _is_generator(fn: ast.AST) -> bool:

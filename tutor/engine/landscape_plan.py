@@ -25,7 +25,8 @@ import ast
 from dataclasses import dataclass, field
 from types import CodeType
 
-_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+from tutor.engine.instrument import cell_loops
+
 _IMPURE_NAMES = frozenset({"print", "next", "input", "open", "exec", "eval", "setattr", "delattr", "breakpoint"})
 _IMPURE_METHODS = frozenset({
     "backward", "step", "zero_grad", "append", "extend", "insert", "pop", "popitem", "remove",
@@ -64,14 +65,9 @@ class LoopPlan:
 
 
 def find_loop(tree: ast.Module, loop: int) -> ast.For | ast.AsyncFor | ast.While | None:
-    """The `loop`-th top-level loop of a cell, counted as instrument.py counts them."""
-    n = 0
-    for stmt in tree.body:
-        if isinstance(stmt, _LOOPS):
-            if n == loop:
-                return stmt
-            n += 1
-    return None
+    """The `loop`-th steppable loop of a cell, counted as instrument.py counts them."""
+    loops = cell_loops(tree)
+    return loops[loop] if 0 <= loop < len(loops) else None
 
 
 def _targets(stmt: ast.stmt) -> set[str] | None:

@@ -57,7 +57,7 @@ from tutor.engine import lr as lr_rule
 from tutor.engine import streams
 from tutor.engine import workdir
 from tutor.engine.instrument import (
-    CHECK, ECHO, FITER, FLOOP, FLOOP_ABORT, FLOOP_END, FPAUSE, ITER, LOOP, LOOP_END, LR, PAUSE,
+    CHECK, ECHO, FITER, FLOOP, FLOOP_ABORT, FLOOP_END, FPAUSE, ITER, LOOP, LOOP_ABORT, LOOP_END, LR, PAUSE,
     UPDATE, UPDATED, InstrumentedCell, instrument,
 )
 from tutor.engine.lesson import Cell, Lesson
@@ -417,6 +417,7 @@ class _Run:
             ITER: self.iter_hook,
             LOOP: self.loop_hook,
             LOOP_END: self.loop_end_hook,
+            LOOP_ABORT: self.loop_abort_hook,
             CHECK: self.check_hook,
             LR: self.lr_hook,
             ECHO: self.echo_hook,
@@ -793,6 +794,15 @@ class _Run:
         self.tail_from = NO_TAIL
         if self.recorder is not None:
             self.recorder.armed = True  # steps outside loops are always copied
+
+    def loop_abort_hook(self, loop: int) -> None:
+        """A loop inside the cell's own `try`/`with`/`if` ends by an exception (the
+        cell may catch it: `except KeyboardInterrupt:`): no record of a half iteration."""
+        if self.loop_key == (self.cell, loop):
+            self.loop_key = self.iteration = None
+            self.tail_from = NO_TAIL
+            if self.recorder is not None:
+                self.recorder.armed = True
 
     def cell_end_hook(self) -> None:
         """The pause point at the end of a cell (between cells; no line)."""
