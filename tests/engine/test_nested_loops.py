@@ -128,3 +128,31 @@ def test_the_landscape_and_tutor_check_see_the_loop_in_the_try(make_lesson):
     quiet = make_lesson([SETUP, STOPPED.replace("cost", "c")])
     _, problems = check_file(quiet.path)
     assert any("neither 'cost' nor 'loss'" in p.message for p in problems)
+
+
+def test_a_loop_in_a_try_inside_a_function_steps_by_epochs_too(make_lesson):
+    lesson = make_lesson([SETUP, """
+def train(epochs):
+    try:
+        for epoch in range(epochs):
+            cost = torch.mean((x_train * W - y_train) ** 2)
+            optimizer.zero_grad()
+            cost.backward()
+            optimizer.step()
+    except KeyboardInterrupt:
+        pass
+    return W
+""", "W = train(3)\n"])
+    runner = Runner(lesson)
+    try:
+        seen = []
+        for _ in range(5):
+            runner.next()
+            state = runner.wait(TIMEOUT)
+            seen.append((state.cell, state.iteration, state.frame and state.frame.function))
+        assert seen[2:] == [(2, 0, "train"), (2, 1, "train"), (2, 2, "train")]
+        runner.run()
+        state = runner.wait(TIMEOUT)
+        assert state.status == "done" and [c.cost for c in state.costs] == plain()[:3]
+    finally:
+        runner.close()

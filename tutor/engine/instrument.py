@@ -30,7 +30,8 @@ namespace (all start with `__tutor_`, so snapshots and learners never see them):
   the function's frame (its locals are shown first, the cost and lr are looked up
   there, the status line says `train() ← cell 5`): `__tutor_fpause__(line)` before
   every statement of their bodies; `__tutor_fiter__(loop, line)` at each iteration of
-  a top-level loop of a function defined at the cell's top level (not a generator:
+  a loop of the function's own scope (its body, and its if/with/try/match bodies) of
+  a function defined at the cell's top level (not a generator:
   its loop runs inside whoever iterates it), with `__tutor_floop__(loop, iterable)`
   around its iterable and the loop wrapped in `try: ... except BaseException:
   __tutor_floop_abort__(loop); raise finally: __tutor_floop_end__(loop)`, because a
@@ -302,7 +303,7 @@ class _Functions:
             if steppable and isinstance(stmt, _LOOPS):
                 new.append(self.steppable_loop(stmt, line))
                 continue
-            self.children(stmt)
+            self.children(stmt, steppable)
             new.append(stmt)
         return new
 
@@ -319,12 +320,14 @@ class _Functions:
                           finalbody=[_stmt_call(FLOOP_END, loop, line)])
         return ast.copy_location(wrapped, loop)
 
-    def children(self, stmt: ast.stmt) -> None:
+    def children(self, stmt: ast.stmt, steppable: bool = False) -> None:
+        """`steppable`: `stmt` is in the function's own scope, so the loops in its
+        if/with/try/match bodies are steppable too (as a cell's are)."""
         if isinstance(stmt, (*_FUNCTIONS, ast.ClassDef)):
             self.nested(stmt)
             return
         self.cell.rewrite_lr(stmt)
-        _rewrite_blocks(stmt, self.block, self.block)
+        _rewrite_blocks(stmt, lambda body: self.block(body, steppable=steppable), self.block)
 
 
 def _rewrite_blocks(stmt: ast.stmt, block, loop_body) -> None:
