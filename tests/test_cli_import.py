@@ -368,3 +368,31 @@ def test_an_old_v3_notebook_is_upgraded(tmp_path, tutor):
     lesson = load_lesson(tmp_path / "01-old.md")
     assert lesson.title.en == "Old" and lesson.cells[0].expected.text.strip() == "42"
     assert tutor(tmp_path, "check", "--run", "01-old.md")[0] == 0
+
+
+def test_a_notebook_that_redraws_its_output_with_clear_output_imports_and_passes(tmp_path, tutor):
+    """`from IPython.display import clear_output` (IPython is not installed with tutor) is
+    commented out on import: display() and clear_output() are lesson builtins. A cell
+    that clears its output every epoch saved only its last print, and check --run
+    compares that: what is left at the cell's end."""
+    stdout = lambda text: v4.new_output("stream", name="stdout", text=text)  # noqa: E731
+    nb = v4.new_notebook(cells=[
+        v4.new_markdown_cell("# Live output\n\nA progress line redrawn each epoch."),
+        v4.new_code_cell("from IPython.display import clear_output, display\nimport torch", outputs=[]),
+        v4.new_code_cell("W = torch.zeros(1)\nfor epoch in range(3):\n    W += 1\n    clear_output(wait=True)\n"
+                         "    print('epoch', epoch, 'W', W.item())\ndisplay(W)",
+                         outputs=[stdout("epoch 2 W 3.0\n"),
+                                  v4.new_output("display_data", data={"text/plain": "tensor([3.])"})]),
+    ])
+    path = write_notebook(tmp_path / "live.ipynb", nb)
+    (tmp_path / "lessons").mkdir()
+    code, _, err = tutor(tmp_path, "import", str(path), "-o", "lessons/01-live.md")
+    assert code == 0, err
+    assert "display() and clear_output() are lesson builtins" in err
+    assert "IPython, which is not installed" not in err
+    lesson_path = tmp_path / "lessons" / "01-live.md"
+    lesson = load_lesson(lesson_path)
+    assert lesson.cells[0].source.startswith("# from IPython.display import clear_output, display")
+    code, out, err = tutor(tmp_path, "check", "--run", str(lesson_path))
+    assert code == 0, out + err
+    assert "1 output blocks matched" in out or "1 output block matched" in out, out

@@ -313,6 +313,16 @@ def test_display_shows_each_object_as_jupyter_does_without_an_import(make_lesson
     assert state.outputs[0] == "tensor([1., 2.])\n'text'\nafter\n"
 
 
+def test_clear_output_leaves_what_the_cell_prints_after_it(make_lesson):
+    """Jupyter's clear_output() (a lesson builtin): the output so far, stderr too, is
+    gone; an earlier cell keeps its own."""
+    lesson = make_lesson(["print('kept')\n", "import sys\nfor i in range(3):\n    clear_output(wait=True)\n"
+                          "    print('epoch', i)\n    _ = sys.stderr.write('note\\n')\nclear_output()\nprint('last')\n"])
+    state = Runner(lesson).run_to_end()
+    assert state.error is None
+    assert state.outputs == {0: "kept\n", 1: "last\n"} and state.stderr == {}
+
+
 def test_output_per_cell_is_capped(make_lesson, monkeypatch):
     monkeypatch.setattr(runner_mod, "OUTPUT_CAP", 1000)
     lesson = make_lesson(["for i in range(3000):\n    print(i)\n"])

@@ -380,7 +380,7 @@ def convert_code(source: str) -> tuple[str, bool, list[str]]:
     out; if the result is still not Python the cell becomes norun.
     """
     if _parses(source):
-        return source, False, []
+        return _without_ipython_display(source, [])
     lines = source.splitlines()
     notes: list[str] = []
     cell_magic = _CELL_MAGIC.match(lines[0])
@@ -401,7 +401,32 @@ def convert_code(source: str) -> tuple[str, bool, list[str]]:
         error = _syntax_error(code)
         notes.append(f"not valid Python ({error}), marked norun")
         return code, True, notes
-    return code, False, notes
+    return _without_ipython_display(code, notes)
+
+
+# Jupyter's display() and clear_output() are builtins of lesson code (runner.py): an
+# import of only these from IPython (not installed with tutor) is commented out.
+LESSON_DISPLAY = frozenset({"display", "clear_output"})
+_IPYTHON_DISPLAY = frozenset({"IPython.display", "IPython.core.display"})
+
+
+def _without_ipython_display(code: str, notes: list[str]) -> tuple[str, bool, list[str]]:
+    tree = ast.parse(code)
+    lines = code.splitlines()
+    commented = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in _IPYTHON_DISPLAY and all(
+                alias.name in LESSON_DISPLAY and alias.asname in (None, alias.name) for alias in node.names):
+            for i in range(node.lineno - 1, (node.end_lineno or node.lineno)):
+                lines[i] = _commented(lines[i])
+            commented += 1
+    if not commented:
+        return code, False, notes
+    changed = "\n".join(lines) + ("\n" if code.endswith("\n") else "")
+    if not _parses(changed):  # the import was a block's only statement: keep it
+        return code, False, notes
+    return changed, False, [*notes, f"{commented} IPython.display import(s) commented out "
+                                    "(display() and clear_output() are lesson builtins)"]
 
 
 def _commented(line: str) -> str:
@@ -431,8 +456,10 @@ def _output_text(outputs: Iterable[Mapping[str, Any]]) -> tuple[str, list[str]]:
     """(printed text to compare, descriptions of outputs that were dropped).
 
     Kept: stdout streams and the text/plain repr of execute_result (what the
-    lesson runner prints for a cell's last expression). Dropped: stderr (warnings
-    differ between versions), rich display data, and error tracebacks.
+    lesson runner prints for a cell's last expression) and of display_data that is
+    no image (what `display(x)` prints in a lesson). Dropped: stderr (warnings
+    differ between versions), images (a figure is drawn, not printed), other rich
+    display data, and error tracebacks.
     """
     parts: list[str] = []
     dropped: list[str] = []
@@ -443,7 +470,9 @@ def _output_text(outputs: Iterable[Mapping[str, Any]]) -> tuple[str, list[str]]:
                 parts.append(_join(output.get("text", "")))
             else:
                 _add_once(dropped, "stderr output")
-        elif kind == "execute_result" and "text/plain" in output.get("data", {}):
+        elif kind == "execute_result" and "text/plain" in output.get("data", {}) or (
+                kind == "display_data" and "text/plain" in output.get("data", {})
+                and not any(k.startswith("image/") for k in output["data"])):
             text = _join(output["data"]["text/plain"])
             parts.append(text if text.endswith("\n") else text + "\n")
         elif kind in ("display_data", "execute_result"):

@@ -410,6 +410,7 @@ class _Run:
         own_builtins["print"] = self._print
         own_builtins["input"] = _no_input
         own_builtins["display"] = self.display
+        own_builtins["clear_output"] = self.clear_output
         return {
             "__name__": "__main__",
             "__builtins__": own_builtins,
@@ -531,6 +532,22 @@ class _Run:
         expression is shown (options such as `clear=` are for rich front ends)."""
         for value in objects:
             self.echo_hook(value)
+
+    def clear_output(self, wait: bool = False) -> None:
+        """Jupyter's `clear_output()` (IPython.display): the cell's output so far is
+        gone, what it prints next replaces it (a live progress line, a plot redrawn
+        each epoch). `wait` (clear only when new output comes) looks the same here,
+        where the screen shows the output as it stands ~30 times a second. What the
+        cell shows at its end is what the notebook saved, and is compared. `tutor run`
+        has printed the text already: it stays on the terminal."""
+        cell = self.cell
+        if cell is None:
+            return
+        self.outputs[cell] = _Capture()
+        self.stderr.pop(cell, None)
+        figures = getattr(self, "figures", None)
+        if figures:
+            figures.pop(cell, None)
 
     def lr_hook(self, value: Any) -> Any:
         if self.inert:  # a function's `lr` parameter while the engine evaluates it
