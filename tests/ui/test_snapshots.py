@@ -96,3 +96,50 @@ def test_divergence_pause_and_until_field_snapshot(snap_compare, make_app, lang)
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(lesson="diverge", lang=lang), terminal_size=SIZE, run_before=run_before)
+
+
+STDERR_LESSON = """\
+---
+id: warns
+title:
+  en: Warnings
+  ko: 경고
+---
+
+## Train | 학습
+
+::: en
+A cell that prints, draws a progress bar on stderr and warns.
+:::
+::: ko
+출력하고, stderr에 진행 막대를 그리고, 경고하는 셀입니다.
+:::
+
+```python
+import sys
+for step in range(1, 4):
+    _ = sys.stderr.write(f"\\rtraining {step}/3 " + "#" * step)
+_ = sys.stderr.write("\\nUserWarning: this API is deprecated\\n")
+print("trained")
+```
+"""
+
+
+@pytest.fixture
+def stderr_lessons(lessons_dir):
+    (lessons_dir / "05-warns.md").write_text(STDERR_LESSON, encoding="utf-8")
+    return lessons_dir
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_stderr_in_the_output_pane_snapshot(snap_compare, make_app, stderr_lessons, lang):
+    """What a cell wrote to stderr under what it printed, in the stderr style: the
+    progress bar as a terminal leaves it (its last state), at 80x24."""
+    async def run_before(pilot) -> None:
+        await engine_ready(pilot)
+        screen = pilot.app.screen
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.runner.state.status == "done" and settled(screen), what="the run")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(lesson="warns", lang=lang), terminal_size=SIZE, run_before=run_before)
