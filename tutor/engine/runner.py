@@ -68,6 +68,7 @@ from tutor.engine.until import Condition, parse_until
 
 MPL_BACKEND = "module://tutor.engine.mpl_backend"
 PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
+BACK_CHAIN = 32  # step back targets a kernel sends with a state (back_targets)
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
 CANCEL_TIMEOUT = 1.0
 # torch's intra-op threads while lesson code runs (process-wide; None: leave as is).
@@ -1842,6 +1843,26 @@ class Runner:
             return p - 1
         i = bisect_left(self._stops, p)  # stops before p
         return self._stops[i - 1] if i > 0 else p - 1
+
+    def back_targets(self, state: RunState | None = None, n: int = BACK_CHAIN) -> tuple[int, ...]:
+        """The points up to `n` step backs in a row go to from `state`: the first is
+        back_target(state), each next one back_target of a pause at the one before.
+        A kernel sends them with each state, so a burst of `b` keys goes back once per
+        key before its answers come (the app only knows the points it was told)."""
+        state = self.state if state is None else state
+        first = self.back_target(state)
+        if first is None:
+            return ()
+        chain = [first]
+        stmt = self._moved_by == STMT
+        while len(chain) < n and chain[-1] > 0:
+            p = chain[-1]
+            if stmt or self._stop_kinds.get(p) == 0:
+                chain.append(p - 1)
+                continue
+            i = bisect_left(self._stops, p)
+            chain.append(self._stops[i - 1] if i > 0 else p - 1)
+        return tuple(chain)
 
     def _note_stop(self, index: int, iteration: int) -> None:
         """The worker passed an iteration point (`iteration` >= 0) or a cell end (-1)

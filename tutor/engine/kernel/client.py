@@ -144,7 +144,7 @@ class KernelClient:
         self._filled: set[tuple] = set()
         self._here_cpu: float | None = None  # the run's CPU seconds where the kernel waits
         self._fills = checkpoints is True or (isinstance(checkpoints, dict) and checkpoints.get("fill", False))
-        self._pair: tuple[RunState, int | None] = (self._idle(), None)
+        self._pair: tuple[RunState, tuple[int, ...]] = (self._idle(), ())  # the state, its back targets
         self.cid = host._register(self)
         self._spawn()
 
@@ -157,15 +157,16 @@ class KernelClient:
     def back_target(self, state: RunState | None = None) -> int | None:
         """The point step_back() goes to from the current state (computed by the
         kernel for each state it sends)."""
-        state_now, back = self._pair
+        state_now, backs = self._pair
         if state is None or state is state_now:
-            return back
+            return backs[0] if backs else None
         return None if state.pause_index < 0 else state.pause_index - 1
 
     def step_back(self) -> None:
-        target = self.back_target()
-        if target is not None:
-            self.goto(target)
+        with self._lock:
+            target = self.back_target()
+            if target is not None:
+                self.goto(target)  # shown under way at target, with the rest of the chain
 
     @property
     def lr_override(self) -> float | None:
@@ -219,8 +220,8 @@ class KernelClient:
                 self._spawn()
             if self._command("goto", k):  # the kernel answers ("goto", k, kept): see _read
                 # like Runner.goto: under way, already counted at k (a second step
-                # back goes back from k)
-                self._show(replace(self.state, status="running", pause_index=k), self._pair[1])
+                # back goes back from k: the rest of the kernel's chain)
+                self._show(replace(self.state, status="running", pause_index=k), self._backs_from(k))
 
     def reset(self) -> None:
         """Hard cancel: SIGKILL the kernel; a fresh one (forked at once) starts over."""
@@ -229,7 +230,7 @@ class KernelClient:
             self._kill_current()
             self._drop_checkpoints()
             self._costs = ()
-            self._show(self._idle(), None)
+            self._show(self._idle())
             self._spawn()
 
     def close(self) -> None:
@@ -385,7 +386,7 @@ class KernelClient:
             self._current = None
             return self._resume(k, shown=shown, graph_at=graph_at)
         # like Runner.goto: under way, already counted at k
-        self._show(replace(state, status="running", pause_index=k), self._pair[1])
+        self._show(replace(state, status="running", pause_index=k), self._backs_from(k))
         for name, args in carried:
             self._command(name, *args)
         if "view" in self.options:  # the checkpoint's runner may predate it
@@ -699,12 +700,20 @@ class KernelClient:
     def _idle(self) -> RunState:
         return RunState(status="idle", pause_index=-1, lr=self._override, lr_override=self._override)
 
-    def _show(self, state: RunState, back: int | None = None) -> None:
-        self._pair = (state, back)
+    def _show(self, state: RunState, backs: tuple[int, ...] = ()) -> None:
+        self._pair = (state, backs)
 
-    def _back_from_error(self) -> int | None:
+    def _backs_from(self, k: int) -> tuple[int, ...]:
+        """The step back targets from point k, where the chain shown now passes k
+        (a step back under way); none known otherwise (until the kernel answers)."""
+        state, backs = self._pair
+        if state.pause_index == k:
+            return backs  # shown at k already (a goto the kernel passed on to a checkpoint)
+        return backs[backs.index(k) + 1:] if k in backs else ()
+
+    def _back_from_error(self) -> tuple[int, ...]:
         p = self.state.pause_index
-        return p - 1 if p > 0 else None
+        return (p - 1,) if p > 0 else ()
 
     def _fault(self, kind: str, line: int | None = None, **facts: Any) -> ErrorInfo:
         """A fault of the kernel process, placed where the last state said the run was:

@@ -309,7 +309,7 @@ class Kernel:
             keep = len(costs)  # a prefix of what was sent (a goto shown from history)
         tail = costs[keep:]
         self._sent_costs = costs
-        back = self.runner.back_target(state)
+        back = self.runner.back_targets(state)
         shown = self._with_memory_error(replace(state, costs=()))
         schedule = self.runner.lr_schedule
         cpu = self.runner.settled_cpu if settled else None

@@ -42,7 +42,8 @@ QUERIES: tuple[str, ...] = ("run_to_end",)
 KERNEL_COMMANDS: tuple[str, ...] = ("ping",)
 
 # Kernel → app messages:
-#   ("state", acked_seq, settled, back_target, state_without_costs, keep, tail, schedule)
+#   ("state", acked_seq, settled, back_targets, state_without_costs, keep, tail, schedule)
+#   (back_targets: where step backs in a row go from this state, Runner.back_targets)
 #       costs = previous costs[:keep] + tail (the cost list mostly grows: only the
 #       new points travel); settled: the worker waits for a command or the run ended;
 #       schedule: the Runner's lr schedule, ((pause point, lr), ...)
