@@ -189,3 +189,26 @@ def test_an_lr_typed_just_before_an_edit_carries_over_to_the_new_kernel(tmp_path
         assert settle(session).lr_override == 0.0625
     finally:
         session.leave()
+
+
+def test_b_typed_with_n_in_a_burst_counts_in_order(tmp_path, kernel_host):
+    """`n n b`, `n b b`, `b n n`, `b b b` each typed at once (before any answer), through
+    a kernel: every key counts, in order, as the same keys typed one by one (b was taken
+    at once, ahead of an n still queued, and dropped the queue)."""
+    session, _ = make_session(tmp_path)
+    session.attach(lambda lesson, lr: kernel_host.client(lesson, lr_override=lr))
+    keys = {"n": session.next, "b": session.step_back}
+    try:
+        for _ in range(5):
+            keys["n"]()
+            settle(session)
+        start = settle(session).iteration
+        for burst in ("nnb", "nbb", "bnn", "bbb", "nnn"):
+            for key in burst:
+                keys[key]()
+                session.tick()
+            state = settle(session)
+            start += burst.count("n") - burst.count("b")
+            assert (state.status, state.iteration) == ("paused", start), burst
+    finally:
+        session.leave()

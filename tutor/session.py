@@ -239,8 +239,8 @@ def cell_to_edit(lesson: Lesson, section: int, state: RunState) -> int | None:
 class LessonSession:
     """The learner's state in one opened lesson; see the module docstring."""
 
-    # `n` and `s` pressed while the previous step is still executing are queued (a
-    # few), not lost: the runner would merge them into the step in progress.
+    # `n`, `s` and `b` pressed while the previous step is still executing are queued
+    # (a few), not lost: the runner would merge them into the step in progress.
     MAX_QUEUED = 8
     STEP_TIMEOUT = 5.0  # after this, a command that produced no new state is forgotten
 
@@ -262,7 +262,7 @@ class LessonSession:
         self.reload_errors: list[str] = []  # --watch: the file's errors since its last save
         self.resuming = False  # the cells before the saved (or edited) cell run again
         self.heading_to: int | None = None  # the section a step in it is running to
-        self.queued: list[str] = []  # n/s pressed while a step was executing
+        self.queued: list[str] = []  # n/s/b pressed while a step was executing
         self._make_runner: RunnerFactory | None = None
         self._pending_action: str | None = None  # a key pressed while torch loaded
         self._pending_lr: float | None = None  # an lr applied while torch loaded
@@ -491,8 +491,10 @@ class LessonSession:
 
     def _issue(self, kind: str) -> None:
         self._free_running = False
-        self._sent_from = self.runner.state
-        self._sent_at = time.monotonic()
+        if kind == "step_back":
+            self._step_back_now()
+            return
+        self._sent(self.runner.state)
         getattr(self.runner, kind)()
 
     def _busy(self) -> bool:
@@ -544,19 +546,36 @@ class LessonSession:
         runner.run()
 
     def step_back(self) -> None:
-        """Back one step (the previous iteration after n, the previous statement after s)."""
+        """Back one step (the previous iteration after n, the previous statement after
+        s). Typed while a step is still executing (`n n b`, `b b b` faster than the
+        answers), it is queued after it like `n` and `s`: every key counts, in order."""
         if (runner := self._engine()) is None:
+            return
+        if not self._free_running and self._busy():
+            if len(self.queued) < self.MAX_QUEUED:
+                self.queued.append("step_back")
             return
         self.queued.clear()
         self._free_running = False
+        self._step_back_now()
+
+    def _step_back_now(self) -> None:
+        runner = self.runner
         state = runner.state
         if state.divergence is not None and state.status == "paused":
+            self._sent(state)
             runner.goto(state.divergence.back_point)  # back to where the growth began
             return
-        if runner.back_target() is None:
+        if not runner.can_step_back():
             self.notice("lesson.nothing_back")
             return
+        self._sent(state)
         runner.step_back()
+
+    def _sent(self, state: RunState) -> None:
+        """A command that moves the run was sent from `state` (see _busy)."""
+        self._sent_from = state
+        self._sent_at = time.monotonic()
 
     def run_until(self, condition: Condition) -> None:
         """Run until a condition, or jump (`500`, `@500`; engine/until.py, already

@@ -221,8 +221,8 @@ def test_an_output_flood_is_capped_and_the_kernel_keeps_answering(make_lesson, c
 
 def test_step_backs_in_a_burst_each_go_back_one_iteration(make_lesson, sources, client):
     """Three step_back() calls before the kernel has answered the first: three
-    iterations back, as in one process (the kernel sends where step backs in a row go,
-    Runner.back_targets); each lands on the numbers of plain stepping."""
+    iterations back, as one by one in one process (the kernel sends where step backs in
+    a row go, Runner.back_targets); each lands on the numbers of plain stepping."""
     lesson = make_lesson(_fit(sources, 30))
     local = Runner(lesson)
     remote = client(lesson)
@@ -230,9 +230,12 @@ def test_step_backs_in_a_burst_each_go_back_one_iteration(make_lesson, sources, 
         for runner in (local, remote):
             runner.run()
             runner.wait(TIMEOUT)
-            for _ in range(3):
-                runner.step_back()
-        mine, theirs = local.wait(TIMEOUT), remote.wait(TIMEOUT)
+        for _ in range(3):
+            remote.step_back()
+        for _ in range(3):
+            local.step_back()
+            local.wait(TIMEOUT)
+        mine, theirs = local.state, remote.wait(TIMEOUT)
         assert (theirs.status, theirs.iteration) == (mine.status, mine.iteration) == ("paused", 27)
         assert [(t.name, t.value) for t in theirs.tensors] == [(t.name, t.value) for t in mine.tensors]
         for _ in range(5):  # and again from a point shown from the kernel's history
@@ -240,3 +243,4 @@ def test_step_backs_in_a_burst_each_go_back_one_iteration(make_lesson, sources, 
         assert remote.wait(TIMEOUT).iteration == 22
     finally:
         local.close()
+

@@ -91,14 +91,14 @@ def test_keys_typed_at_any_speed_reach_their_target_in_order(tmp_path):
         term.wait_for(lambda s: "paused" in status_of(s) and "lr 0.0123 " in status_of(s), 10,
                       what="paused with lr 0.0123")
 
-        # 4. step back in bursts: every `b` counts (the kernel answers after the keys)
+        # 4. step back in bursts, alone and with `n`: every key counts, in order
         time.sleep(0.5)  # the pause's last kept states are in
         iteration = int(re.search(r"iter (\d+)", status_of(term.screen())).group(1))
-        for burst in (3, 5, 2):
-            term.tmux("send-keys", "-t", "t", *["b"] * burst)
-            iteration -= burst
+        for keys in ("bbb", "bbbbb", "bb", "nnb", "nbb", "bnnn"):  # each string in one burst
+            term.tmux("send-keys", "-t", "t", *keys)
+            iteration += keys.count("n") - keys.count("b")
             term.wait_for(lambda s: f"iter {iteration} " in status_of(s) + " " and "paused" in status_of(s),
-                          10, what=f"{burst} b keys in one burst: iter {iteration}")
+                          10, what=f"{' '.join(keys)} in one burst: iter {iteration}")
     finally:
         term.kill()
     print(f"tmux key stress: {time.monotonic() - started:.1f} s")

@@ -1821,6 +1821,10 @@ class Runner:
             if target is not None:
                 self.goto(target)
 
+    def can_step_back(self) -> bool:
+        """Would step_back() go anywhere now?"""
+        return self.back_target() is not None
+
     def back_target(self, state: RunState | None = None) -> int | None:
         """The pause point step_back() goes to from `state` (default: the current one).
 

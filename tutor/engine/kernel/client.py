@@ -163,10 +163,26 @@ class KernelClient:
         return None if state.pause_index < 0 else state.pause_index - 1
 
     def step_back(self) -> None:
+        """Runner.step_back. The kernel sent with the shown state where step backs in a
+        row go from it: a step back goes there at once (shown under way at the target,
+        with the rest of the chain, so the next `b` of a burst goes on from it). After a
+        command that moves the run (`n b`, typed faster than the kernel answers) the
+        point is not known here yet: the kernel takes the step back in its turn."""
         with self._lock:
             target = self.back_target()
             if target is not None:
-                self.goto(target)  # shown under way at target, with the rest of the chain
+                self.goto(target)
+            elif self._in_flight():
+                self._command("step_back")
+
+    def can_step_back(self) -> bool:
+        """Would step_back() go anywhere? (Runner.can_step_back)"""
+        with self._lock:
+            return self.back_target() is not None or self._in_flight()
+
+    def _in_flight(self) -> bool:
+        """Commands that move the run are sent and not all answered yet."""
+        return self._current is not None and (self._acked < self._seq or not self._settled)
 
     @property
     def lr_override(self) -> float | None:
@@ -638,7 +654,10 @@ class KernelClient:
             if inc.shown_tensors is not None and shown.status == "paused" and shown.pause_index == inc.target:
                 shown = replace(shown, tensors=inc.shown_tensors)
                 inc.shown_tensors = None
-            self._show(replace(shown, costs=costs), back)
+            # The kernel's step back targets are those of where it rests once every
+            # command is done; before, the client's own stand (a step back under way
+            # knows the rest of its chain; after a command that moves, none is known).
+            self._show(replace(shown, costs=costs), back if settled and acked >= self._seq else self._pair[1])
             pending = self._resume_after_shown
             if pending is not None and pending[0] is inc and shown.pause_index == pending[1]:
                 self._resume_after_shown = None
@@ -773,10 +792,18 @@ class KernelClient:
 STARTS_RUNNING = ("next", "step", "run", "jump", "goto_cell", "run_to_cell_end")
 
 
+# ...and those after which the point the run stops at is not known before the kernel
+# says (the step back targets shown with the state before are no longer its).
+MOVES = (*STARTS_RUNNING, "run_until", "pause")
+
+
 def _forward(name: str) -> Callable[..., None]:
     def command(self: KernelClient, *args: Any) -> None:
         with self._lock:
-            if self._command(name, *args) and name in STARTS_RUNNING:
+            sent = self._command(name, *args)
+            if sent and name in MOVES:
+                self._pair = (self._pair[0], ())
+            if sent and name in STARTS_RUNNING:
                 if self.state.status in ("idle", "paused"):
                     self._moved_by = self._modes[name]
                 self._running()

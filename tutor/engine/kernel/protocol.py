@@ -38,6 +38,10 @@ FORWARDED: tuple[str, ...] = (
 # Runner methods whose return value the caller waits for (in its own thread).
 QUERIES: tuple[str, ...] = ("run_to_end",)
 
+# Runner methods the client sends itself when it must (KernelClient.step_back: after a
+# command that moves the run, the kernel knows where the step back goes).
+SENT_WHEN_NEEDED: tuple[str, ...] = ("step_back",)
+
 # Kernel commands that are not Runner methods.
 KERNEL_COMMANDS: tuple[str, ...] = ("ping",)
 
