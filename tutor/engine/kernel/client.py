@@ -181,7 +181,7 @@ class KernelClient:
             return self.back_target() is not None or self._in_flight()
 
     def _in_flight(self) -> bool:
-        """Commands that move the run are sent and not all answered yet."""
+        """Commands are sent and not all answered yet, or the run goes on."""
         return self._current is not None and (self._acked < self._seq or not self._settled)
 
     @property
@@ -802,7 +802,7 @@ def _forward(name: str) -> Callable[..., None]:
         with self._lock:
             sent = self._command(name, *args)
             if sent and name in MOVES:
-                self._pair = (self._pair[0], ())
+                self._show(self.state)  # where it stops: the kernel will say
             if sent and name in STARTS_RUNNING:
                 if self.state.status in ("idle", "paused"):
                     self._moved_by = self._modes[name]
