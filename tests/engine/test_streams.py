@@ -128,3 +128,18 @@ def test_the_kernel_shows_both_streams(make_lesson, client):
     assert state.stderr[0] == (f"to stderr\nthree\na logged warning\n"
                                f"{lesson.path}:{line}: UserWarning: mind the gap\n"
                                f"  warnings.warn('mind the gap')\n")
+
+
+def test_a_complex_tensor_has_no_statistics_of_its_real_part_alone(make_lesson):
+    """min, max and a float64 mean of a complex tensor would be its real part's (the
+    inspector showed `mean 2.000 min 1.000 max 3.000` for [1+2j, 3-1j]); what it
+    wrote (the cast's warning) is not the cell's stderr either."""
+    from tutor.engine.inspection import inspect
+
+    lesson = make_lesson(["import torch\nc = torch.tensor([1+2j, 3-1j])\n"])
+    state, _ = _run(lesson)
+    view = next(t for t in state.tensors if t.name == "c")
+    assert view.value == [1 + 2j, 3 - 1j] and view.stats is None
+    import torch
+    assert inspect({"c": torch.tensor([1 + 2j, 3 - 1j])}, "c", None, ()).stats is None
+    assert state.stderr == {}

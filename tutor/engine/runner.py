@@ -386,7 +386,7 @@ class _Run:
     def figure_hook(self, figure: Any, number: int) -> None:
         from tutor.engine import figures
 
-        if self.runner._run is not self and not self.headless:
+        if (self.runner._run is not self and not self.headless) or self.inert:
             return
         self.figure_count += 1
         view = figures.read_figure(figure, self.figure_count)
@@ -473,13 +473,13 @@ class _Run:
             pass
 
     def write(self, text: str) -> None:
-        if not text or self.cell is None:
+        if not text or self.cell is None or self.inert:  # inert: the engine ran it, not the lesson
             return
         self.outputs[self.cell].write(text)
         self.emit(ev.Output(cell=self.cell, text=text))
 
     def write_stderr(self, text: str) -> None:
-        if not text or self.cell is None:
+        if not text or self.cell is None or self.inert:
             return
         capture = self.stderr.get(self.cell)
         if capture is None:
@@ -506,7 +506,8 @@ class _Run:
         nothing: no pause point is counted (the run's numbering, which step back, goto
         and checkpoints rely on, must not depend on when a landscape was computed), no
         stop, no iteration recorded, no publication (which would compute the landscape
-        again, inside itself)."""
+        again, inside itself), and what they print, warn or show is not the cell's
+        output (a `print(x.shape)` in `forward` printed once more per landscape)."""
         self.inert += 1
         try:
             yield

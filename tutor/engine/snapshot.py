@@ -63,6 +63,8 @@ def named_tensors(namespace: dict[str, Any], local: dict[str, Any] | None = None
 
 
 def _stats(t: torch.Tensor) -> dict[str, float] | None:
+    if t.is_complex():  # no min or max, and float64 would drop the imaginary part
+        return None
     try:
         f = t.detach().to(torch.float64)
         if f.numel() == 0:
