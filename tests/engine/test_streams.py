@@ -143,3 +143,13 @@ def test_a_complex_tensor_has_no_statistics_of_its_real_part_alone(make_lesson):
     import torch
     assert inspect({"c": torch.tensor([1 + 2j, 3 - 1j])}, "c", None, ()).stats is None
     assert state.stderr == {}
+
+
+def test_a_flood_on_stderr_is_capped_like_printed_output(make_lesson, monkeypatch):
+    from tutor.engine import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "OUTPUT_CAP", 1000)
+    lesson = make_lesson(["import sys\nfor i in range(3000):\n    _ = sys.stderr.write(f'{i}\\n')\n"])
+    state, _ = _run(lesson)
+    assert state.output_truncated and len(state.stderr[0]) <= 1000
+    assert state.stderr[0].endswith("2998\n2999\n")

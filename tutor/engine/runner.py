@@ -1306,7 +1306,10 @@ class _Run:
         for cell, capture in self.outputs.items():
             outputs[cell] = capture.text()
             truncated = truncated or capture.truncated
-        stderr = {cell: capture.text() for cell, capture in self.stderr.items()}
+        stderr = {}
+        for cell, capture in self.stderr.items():
+            stderr[cell] = capture.text()
+            truncated = truncated or capture.truncated  # a warning flood is cut too
         landscape = problem = None
         if self.landscape is not None:
             if self.ns:
