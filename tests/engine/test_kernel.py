@@ -244,3 +244,23 @@ def test_step_backs_in_a_burst_each_go_back_one_iteration(make_lesson, sources, 
     finally:
         local.close()
 
+
+
+def test_a_step_back_during_a_free_run_goes_back_from_where_the_run_is(make_lesson, sources, client):
+    """The client knows no step back target while the kernel runs freely: the kernel
+    takes the step back from where the run is (it went to the point before the run)."""
+    remote = client(make_lesson(_fit(sources, 100_000)))
+    remote.next()
+    remote.wait(TIMEOUT)
+    remote.next()
+    assert remote.wait(TIMEOUT).iteration == 0
+    remote.run()
+    deadline = time.monotonic() + TIMEOUT
+    while (remote.state.iteration or 0) < 200:
+        assert time.monotonic() < deadline, "the free run did not get on"
+        time.sleep(0.01)
+    reached = remote.state.iteration
+    assert remote.can_step_back()
+    remote.step_back()
+    state = remote.wait(TIMEOUT)
+    assert state.status == "paused" and state.iteration >= reached - 1
