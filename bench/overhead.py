@@ -5,7 +5,7 @@ The loop is seed 003's softmax classifier trained by hand (x_train 8x4, W zeros
 compiled normally and exec'd in this thread. Engine: the same source as a lesson
 file, run freely as the app runs it: a `KernelClient`, the Runner in a kernel
 process forked from a zygote (pause points counted and checked, iterations
-recorded, state published every ~30 ms with a tensor snapshot and sent over the
+recorded, state published every ~50 ms with a tensor snapshot and sent over the
 socket, checkpoints forked), timed from `run()` until the client shows the run
 done. Repetitions alternate in pairs so both see the same machine load; the ratio
 is the median of the pair ratios engine / bare. Target: overhead ratio <= 1.2.

@@ -42,7 +42,7 @@ def test_kernel_states_equal_the_in_process_runners(make_lesson, sources, client
     assert theirs.status == "done"
     assert theirs.costs == mine.costs
     # the numbers; not "changed since": after a free run that counts from the last
-    # state published on the way, which a clock decides (~30 a second), not the run
+    # state published on the way, which a clock decides (20 a second), not the run
     assert [(t.name, t.value, t.grad) for t in theirs.tensors] == [
         (t.name, t.value, t.grad) for t in mine.tensors]
     local.close()

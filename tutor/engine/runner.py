@@ -67,7 +67,7 @@ from tutor.engine.state import (
 from tutor.engine.until import Condition, parse_until
 
 MPL_BACKEND = "module://tutor.engine.mpl_backend"
-PUBLISH_INTERVAL = 0.03  # seconds between publications while running freely
+PUBLISH_INTERVAL = 0.05  # seconds between publications while running freely (20 Hz: docs/decisions.md)
 BACK_CHAIN = 32  # step back targets a kernel sends with a state (back_targets)
 OUTPUT_CAP = 200_000  # characters of captured output kept per cell (the tail)
 CANCEL_TIMEOUT = 1.0
@@ -539,7 +539,7 @@ class _Run:
         """Jupyter's `clear_output()` (IPython.display): the cell's output so far is
         gone, what it prints next replaces it (a live progress line, a plot redrawn
         each epoch). `wait` (clear only when new output comes) looks the same here,
-        where the screen shows the output as it stands ~30 times a second. What the
+        where the screen shows the output as it stands 20 times a second. What the
         cell shows at its end is what the notebook saved, and is compared. `tutor run`
         has printed the text already: it stays on the terminal."""
         cell = self.cell
