@@ -168,11 +168,7 @@ class _Rewriter:
                 continue
             if cell_scope and isinstance(stmt, _LOOPS):
                 loop_no = self.cell_loop(stmt)
-                abort = ast.ExceptHandler(
-                    type=ast.Name(id="BaseException", ctx=ast.Load()), name=None,
-                    body=[_stmt_call(LOOP_ABORT, stmt, loop_no), ast.Raise(exc=None, cause=None)],
-                )
-                new.append(ast.copy_location(ast.Try(body=[stmt], handlers=[abort], orelse=[], finalbody=[]), stmt))
+                new.append(_aborted_by_exception(stmt, _stmt_call(LOOP_ABORT, stmt, loop_no)))
                 new.append(_stmt_call(LOOP_END, stmt, loop_no))
                 continue
             self.rewrite_children(stmt, cell_scope=cell_scope)
@@ -312,13 +308,8 @@ class _Functions:
         loop.orelse = self.block(loop.orelse)
         if isinstance(loop, (ast.For, ast.AsyncFor)):
             loop.iter = ast.copy_location(_call(FLOOP, line, loop.iter), loop.iter)
-        abort = ast.ExceptHandler(
-            type=ast.Name(id="BaseException", ctx=ast.Load()), name=None,
-            body=[_stmt_call(FLOOP_ABORT, loop, line), ast.Raise(exc=None, cause=None)],
-        )
-        wrapped = ast.Try(body=[loop], handlers=[abort], orelse=[],
-                          finalbody=[_stmt_call(FLOOP_END, loop, line)])
-        return ast.copy_location(wrapped, loop)
+        return _aborted_by_exception(loop, _stmt_call(FLOOP_ABORT, loop, line),
+                                     finally_=_stmt_call(FLOOP_END, loop, line))
 
     def children(self, stmt: ast.stmt, steppable: bool = False) -> None:
         """`steppable`: `stmt` is in the function's own scope, so the loops in its
@@ -330,6 +321,21 @@ class _Functions:
         _rewrite_blocks(stmt, lambda body: self.block(body, steppable=steppable), self.block)
 
 
+def _block_slots(stmt: ast.stmt) -> list[tuple[ast.AST, str]]:
+    """Where a compound statement other than a loop keeps its statement lists, as
+    (node, attribute), in the one order both the rewriting and cell_loops() follow
+    (the loop numbers the runner, the landscape's plan and `tutor check` share)."""
+    if isinstance(stmt, ast.If):
+        return [(stmt, "body"), (stmt, "orelse")]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return [(stmt, "body")]
+    if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        return [(stmt, "body"), *((h, "body") for h in stmt.handlers), (stmt, "orelse"), (stmt, "finalbody")]
+    if isinstance(stmt, ast.Match):
+        return [(case, "body") for case in stmt.cases]
+    return []
+
+
 def _rewrite_blocks(stmt: ast.stmt, block, loop_body) -> None:
     """Rewrite every statement list nested in a compound statement with `block`
     (a loop's own body with `loop_body`: the cell's loops get iteration points there).
@@ -337,34 +343,18 @@ def _rewrite_blocks(stmt: ast.stmt, block, loop_body) -> None:
     if isinstance(stmt, _LOOPS):
         stmt.body = loop_body(stmt.body)
         stmt.orelse = block(stmt.orelse)
-    elif isinstance(stmt, ast.If):
-        stmt.body = block(stmt.body)
-        stmt.orelse = block(stmt.orelse)
-    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-        stmt.body = block(stmt.body)
-    elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-        stmt.body = block(stmt.body)
-        for handler in stmt.handlers:
-            handler.body = block(handler.body)
-        stmt.orelse = block(stmt.orelse)
-        stmt.finalbody = block(stmt.finalbody)
-    elif isinstance(stmt, ast.Match):
-        for case in stmt.cases:
-            case.body = block(case.body)
+        return
+    for node, attribute in _block_slots(stmt):
+        setattr(node, attribute, block(getattr(node, attribute)))
 
 
-def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    """The statement lists of a compound statement other than a loop, in the order
-    _rewrite_blocks rewrites them."""
-    if isinstance(stmt, ast.If):
-        return [stmt.body, stmt.orelse]
-    if isinstance(stmt, (ast.With, ast.AsyncWith)):
-        return [stmt.body]
-    if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-        return [stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody]
-    if isinstance(stmt, ast.Match):
-        return [case.body for case in stmt.cases]
-    return []
+def _aborted_by_exception(loop: ast.stmt, abort: ast.stmt, finally_: ast.stmt | None = None) -> ast.stmt:
+    """`try: loop except BaseException: abort; raise` (and `finally: finally_`): an
+    exception leaving the loop tells the runner first, then goes on as it was."""
+    handler = ast.ExceptHandler(type=ast.Name(id="BaseException", ctx=ast.Load()), name=None,
+                                body=[abort, ast.Raise(exc=None, cause=None)])
+    wrapped = ast.Try(body=[loop], handlers=[handler], orelse=[], finalbody=[finally_] if finally_ else [])
+    return ast.copy_location(wrapped, loop)
 
 
 def cell_loops(tree: ast.Module) -> list[ast.For | ast.AsyncFor | ast.While]:
@@ -377,8 +367,8 @@ def cell_loops(tree: ast.Module) -> list[ast.For | ast.AsyncFor | ast.While]:
             if isinstance(stmt, _LOOPS):
                 found.append(stmt)
             elif not isinstance(stmt, _SCOPES):
-                for block in _blocks(stmt):
-                    walk(block)
+                for node, attribute in _block_slots(stmt):
+                    walk(getattr(node, attribute))
 
     walk(tree.body)
     return found
