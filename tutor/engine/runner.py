@@ -1844,10 +1844,13 @@ class Runner:
         p = state.pause_index
         if p < 0:
             return None
-        if state.status == "error" or self._moved_by == STMT:
+        if state.status == "error":
             return p - 1
-        at = state.status in ("paused", "running")  # done: p counts the points passed
-        if at and self._stop_kinds.get(p) == 0:
+        return self._back_from(p, at=state.status in ("paused", "running"))  # done: p counts the points passed
+
+    def _back_from(self, p: int, at: bool) -> int:
+        """The point a step back goes to from point p (`at`: waiting there)."""
+        if self._moved_by == STMT or (at and self._stop_kinds.get(p) == 0):
             return p - 1
         i = bisect_left(self._stops, p)  # stops before p
         return self._stops[i - 1] if i > 0 else p - 1
@@ -1862,14 +1865,8 @@ class Runner:
         if first is None:
             return ()
         chain = [first]
-        stmt = self._moved_by == STMT
         while len(chain) < n and chain[-1] > 0:
-            p = chain[-1]
-            if stmt or self._stop_kinds.get(p) == 0:
-                chain.append(p - 1)
-                continue
-            i = bisect_left(self._stops, p)
-            chain.append(self._stops[i - 1] if i > 0 else p - 1)
+            chain.append(self._back_from(chain[-1], at=True))
         return tuple(chain)
 
     def _note_stop(self, index: int, iteration: int) -> None:
