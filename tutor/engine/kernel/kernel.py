@@ -259,7 +259,7 @@ class Kernel:
         runner = self.runner
         if name == "goto" and runner._cell_watch is not None:
             runner._cell_watch.clear()
-        if name in protocol.FORWARDED or name in protocol.SENT_WHEN_NEEDED:
+        if name in protocol.FORWARDED:
             try:
                 getattr(runner, name)(*args)
             except ValueError:  # the client validates first; never end the loop for it

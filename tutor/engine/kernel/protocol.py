@@ -33,14 +33,11 @@ FORWARDED: tuple[str, ...] = (
     "clear_history",
     "inspect",  # inspector: one tensor whole in RunState.inspected
     "show_view",  # the chart pane's view: what a free run keeps up to date
+    "step_back",  # only after a move not yet answered (KernelClient.step_back; else a goto)
 )
 
 # Runner methods whose return value the caller waits for (in its own thread).
 QUERIES: tuple[str, ...] = ("run_to_end",)
-
-# Runner methods the client sends itself when it must (KernelClient.step_back: after a
-# command that moves the run, the kernel knows where the step back goes).
-SENT_WHEN_NEEDED: tuple[str, ...] = ("step_back",)
 
 # Kernel commands that are not Runner methods.
 KERNEL_COMMANDS: tuple[str, ...] = ("ping",)
