@@ -470,9 +470,8 @@ def _output_text(outputs: Iterable[Mapping[str, Any]]) -> tuple[str, list[str]]:
                 parts.append(_join(output.get("text", "")))
             else:
                 _add_once(dropped, "stderr output")
-        elif kind == "execute_result" and "text/plain" in output.get("data", {}) or (
-                kind == "display_data" and "text/plain" in output.get("data", {})
-                and not any(k.startswith("image/") for k in output["data"])):
+        elif kind in ("execute_result", "display_data") and "text/plain" in output.get("data", {}) and (
+                kind == "execute_result" or not any(k.startswith("image/") for k in output["data"])):
             text = _join(output["data"]["text/plain"])
             parts.append(text if text.endswith("\n") else text + "\n")
         elif kind in ("display_data", "execute_result"):
