@@ -212,3 +212,24 @@ def test_b_typed_with_n_in_a_burst_counts_in_order(tmp_path, kernel_host):
             assert (state.status, state.iteration) == ("paused", start), burst
     finally:
         session.leave()
+
+
+def test_the_view_follows_a_kernel_that_died_in_a_later_section(tmp_path, kernel_host):
+    """§0 is prose only and §1's first cell ends the kernel's process before any state
+    of it was shown: the view goes to §1, where it died (it stayed on §0)."""
+    path = tmp_path / "01-dies.md"
+    path.write_text(
+        "---\nid: dies\ntitle:\n  en: Dies\n  ko: 죽음\n---\n\nProse only.\n\n"
+        "## One | 하나\n\n```python\nimport os\nos._exit(3)\n```\n\n"
+        "## Two | 둘\n\n```python\ny = 2\n```\n", encoding="utf-8")
+    lesson = loader.load_lesson(path)
+    session = LessonSession(lesson, Progress.load(tmp_path / "progress.json"), RunArchive())
+    session.attach(lambda lesson, lr: kernel_host.client(lesson, lr_override=lr))
+    try:
+        session.next()
+        state = settle(session)
+        session.observe(state)
+        assert (state.status, state.error.type, state.error.line) == ("error", "KernelDied", 14)
+        assert session.section == 1
+    finally:
+        session.leave()

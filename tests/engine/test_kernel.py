@@ -140,7 +140,21 @@ def test_os_exit_kills_only_the_kernel(make_lesson, client):
     remote, state, lesson, seconds = _fault(make_lesson, client, "import os\ny = 1\nos._exit(3)")
     assert (state.error.type, state.error.exit_code, state.error.signal) == ("KernelDied", 3, None)
     assert state.error.cell == 1
+    assert state.error.line == lesson.cells[1].line + 2  # its stack, left in the fault log
+    assert (state.cell, state.line) == (1, state.error.line)  # the view follows it there
     assert seconds < 2
+    _recovers(remote)
+
+
+def test_os_exit_in_a_process_lesson_code_forked_leaves_no_line(make_lesson, client):
+    """A child lesson code forks (as a DataLoader worker does) leaves with os._exit while
+    its stack holds the lesson line that forked it: that line must not be taken later
+    for the place where the kernel itself died."""
+    source = ("import os\nchild = os.fork()\nif child == 0:\n    os._exit(0)\n"
+              "os.waitpid(child, 0)\ny = 1\nos._exit(3)")
+    remote, state, lesson, seconds = _fault(make_lesson, client, source)
+    assert (state.error.type, state.error.exit_code) == ("KernelDied", 3)
+    assert state.error.line == lesson.cells[1].line + 6
     _recovers(remote)
 
 

@@ -208,7 +208,7 @@ async def test_a_dying_kernel_is_an_error_in_the_output_pane_and_r_recovers(make
         assert state.status == "error"
         assert (state.error.type, state.error.exit_code) == ("KernelDied", 3)
         line = state.error.line
-        assert line == screen.lesson.cells[1].line  # the cell that ran (its statements unseen)
+        assert line == screen.lesson.cells[1].line + 2  # the os._exit line (from its stack)
         text = screen_text(app)
         assert "exit code 3" in text and "error" in screen.query_one("#status").render().plain
         await pilot.press("r")

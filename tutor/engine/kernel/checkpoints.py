@@ -42,7 +42,6 @@ at most MAX_CHECKPOINTS per lesson and kills the ones it drops. Each ends with t
 
 from __future__ import annotations
 
-import faulthandler
 import gc
 import os
 import select
@@ -291,13 +290,13 @@ class _Checkpoint:
         """In the filler: replay quietly from here, forking checkpoints (Policy.fill)."""
         import signal
 
-        from tutor.engine.kernel.kernel import die_with_parent
+        from tutor.engine.kernel.kernel import die_with_parent, use_fault_log
         from tutor.engine.runner import NOWHERE
 
         self._leave_checkpoint()
         die_with_parent()  # the checkpoint ends with the app's lifeline; this with it
         signal.alarm(FILL_LIMIT)  # default action: the process ends
-        faulthandler.disable()  # the fault log is the old kernel's
+        use_fault_log(None)  # the fault log is the old kernel's
         runner = self.run.runner
         runner.cell_hook = None  # the cell-start file is the old kernel's too
         runner._cell_watch = None
@@ -314,7 +313,7 @@ class _Checkpoint:
         states send only the ones after: 2000 of them took ~5 ms to pickle and load).
         `graph_at`: the one backward() whose graph the replay captures (Runner.
         last_backward_before in the old kernel; None: every one, as it cannot tell)."""
-        from tutor.engine.kernel.kernel import CellWatch, Kernel, connect
+        from tutor.engine.kernel.kernel import CellWatch, Kernel, connect, use_fault_log
 
         self._leave_checkpoint()
         policy, run = self.policy, self.run
@@ -322,9 +321,10 @@ class _Checkpoint:
         runner = run.runner
         try:
             log = open(fault_log, "w", encoding="utf-8")  # noqa: SIM115 - until the process ends
-            faulthandler.enable(file=log, all_threads=True)
         except OSError:
             pass
+        else:
+            use_fault_log(log)
         watch = CellWatch(where)
         runner.cell_hook = watch
         runner._cell_watch = watch

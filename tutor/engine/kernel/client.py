@@ -711,7 +711,10 @@ class KernelClient:
                         code = os.WEXITSTATUS(status)
                 error = self._fault("KernelDied", exit_code=code, signal=sig,
                                     line=self._fault_line(inc))
-            self._show(replace(self.state, status="error", error=error), self._back_from_error())
+            # Placed where it happened, as an error in lesson code is: the view follows
+            # the state's cell (the cell it died in may not have been shown yet).
+            self._show(replace(self.state, status="error", error=error, cell=error.cell,
+                               line=error.line or self.state.line), self._back_from_error())
             self._cv.notify_all()
 
     # --- helpers -----------------------------------------------------------------------

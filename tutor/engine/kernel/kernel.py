@@ -378,5 +378,35 @@ def _open_fault_log(path: str | None) -> None:
         f = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open until the process ends
     except OSError:
         return
-    faulthandler.enable(file=f, all_threads=True)
+    use_fault_log(f)
     sys.stderr = f  # tracebacks of the kernel's own failures, next to it
+
+
+_fault_log = None  # this kernel's fault log (a resumed checkpoint opens its own)
+_real_exit = os._exit
+
+
+def use_fault_log(f) -> None:
+    """Stacks of a segfault, and of os._exit called from lesson code, go to `f`
+    (None: nowhere, in a copy whose log is another process's)."""
+    global _fault_log
+    _fault_log = f
+    if f is None:
+        faulthandler.disable()
+        return
+    faulthandler.enable(file=f, all_threads=True)
+    os._exit = _exit
+
+
+def _exit(status: int) -> None:
+    """os._exit from lesson code (or a library it calls) ends the process with no
+    traceback: leave its stack in the fault log as a segfault does, so the app names
+    the lesson line. Not for the kernel's own exits (tutor's modules), nor in a
+    process lesson code forked (a DataLoader worker leaving): its stack would name
+    the line that forked it."""
+    import tutor.engine.runner as runner_module
+
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    if _fault_log is not None and not runner_module._in_fork_child and not caller.startswith("tutor."):
+        faulthandler.dump_traceback(file=_fault_log, all_threads=False)
+    _real_exit(status)
