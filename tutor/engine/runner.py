@@ -346,8 +346,10 @@ class _Run:
             except _Cancelled:
                 raise
             except BaseException as exc:  # noqa: BLE001 - lesson code may raise anything (KeyboardInterrupt too)
+                self.take_fd_output(force=True)
                 self.fail(cell, exc)
                 return False
+            self.take_fd_output(force=True)  # a subprocess's output is this cell's
             self.cells_done.append(cell.index)
             self.show_open_figures()
             if n < len(cells) - 1:
@@ -475,12 +477,32 @@ class _Run:
     def write(self, text: str) -> None:
         if not text or self.cell is None or self.inert:  # inert: the engine ran it, not the lesson
             return
+        if self.runner.fd_output is not None:
+            self.take_fd_output(force=True)  # written before this print: shown before it
         self.outputs[self.cell].write(text)
         self.emit(ev.Output(cell=self.cell, text=text))
 
     def write_stderr(self, text: str) -> None:
         if not text or self.cell is None or self.inert:
             return
+        if self.runner.fd_output is not None:
+            self.take_fd_output(force=True)
+        self._stderr(text)
+
+    def take_fd_output(self, force: bool = False) -> None:
+        """What lesson code wrote to fds 1 and 2 meanwhile (a subprocess, a C library)
+        joins the cell's output and stderr, as print() and sys.stderr do."""
+        take = self.runner.fd_output
+        if take is None or self.cell is None:
+            return
+        out, err = take(force)
+        if out and not self.inert:
+            self.outputs[self.cell].write(out)
+            self.emit(ev.Output(cell=self.cell, text=out))
+        if err and not self.inert:
+            self._stderr(err)
+
+    def _stderr(self, text: str) -> None:
         capture = self.stderr.get(self.cell)
         if capture is None:
             capture = self.stderr[self.cell] = _Capture()
@@ -1285,6 +1307,8 @@ class _Run:
         """The state at this point. Whatever lesson code building it runs (the
         landscape's cost statements, a property read for the graph preview or the
         inspector) runs as the engine's (engine_code)."""
+        if self.runner.fd_output is not None:
+            self.take_fd_output()  # shown with the state (a long subprocess, at its end)
         with self.engine_code():
             return self._build(status, snapshot, index)
 
@@ -1459,6 +1483,10 @@ class Runner:
     # and first lesson line: a kernel notes where it is (kernel.py, CellWatch) without
     # an event handler, which would make every iteration build an event. None in-process.
     cell_hook: Callable[[int, int], None] | None = None
+    # Takes what lesson code wrote to file descriptors 1 and 2 since the last call, as
+    # (stdout, stderr); `force`: also what the pipes still hold (kernel/fd_output.py).
+    # None in-process, where those fds are the terminal's.
+    fd_output: Callable[[bool], tuple[str, str]] | None = None
 
     def __init__(
         self,

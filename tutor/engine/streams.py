@@ -12,8 +12,9 @@ shown but never compared with the notebook's text (which keeps stdout only).
 The streams are process-wide, while a run's code runs on one worker thread: each is
 replaced once by a `_Routed` stream that sends the writes of a routed thread to its
 run and those of every other thread (the kernel's IO loop, `tutor run` itself, the
-test runner) to the stream it replaced. Only Python-level writes are seen; a C
-library writing to file descriptor 1 or 2 is not.
+test runner) to the stream it replaced. Writes to file descriptors 1 and 2 (a
+subprocess, a C library) are not seen here: in a kernel, kernel/fd_output.py takes
+them (Runner.fd_output); in `tutor run` they reach the terminal as they are.
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ import threading
 import time
 from typing import Any
 
+from tutor.engine.kernel import fd_output
+
 SPACING = 0.05  # seconds of the worker's CPU time between iteration checkpoints, at first
 DOUBLE_EVERY = 16  # ...doubled after every this many checkpoints of one lineage
 # ...and never less than this many times what a fork costs the kernel (measured as it
@@ -142,6 +144,9 @@ class Policy:
 
     def _fork(self, run: Any, point: int, now: float) -> None:
         runner = run.runner
+        # What lesson code wrote to fds 1 and 2 and is still in the pipes goes into the
+        # outputs the copy keeps (the copy has no reader: it would be lost there).
+        run.take_fd_output(force=True)
         held = []
         try:
             for lock in (runner._lock, runner._history_lock):
@@ -194,6 +199,7 @@ class _Checkpoint:
         kernel = policy.kernel
         runner = run.runner
         _renew_locks(runner, run)
+        fd_output.silence(runner)
         # The kernel's channels belong to the kernel, not to this copy (a copy made by
         # a filler finds them closed already, their numbers possibly reused).
         fds = [kernel.wake_r, kernel.wake_w]
@@ -328,6 +334,7 @@ class _Checkpoint:
         watch = CellWatch(where)
         runner.cell_hook = watch
         runner._cell_watch = watch
+        fd_output.capture(runner)
         conn = connect(old.address, old.authkey, ("hello", old.cid, gen, os.getpid()))
         kernel = Kernel(runner, conn, old.lifeline, cid=old.cid, gen=gen,
                         address=old.address, authkey=old.authkey, memory=old.memory)

@@ -28,7 +28,7 @@ from dataclasses import replace
 from multiprocessing.connection import Client, Connection
 from typing import Any
 
-from tutor.engine.kernel import protocol
+from tutor.engine.kernel import fd_output, protocol
 from tutor.engine.kernel.protocol import WHERE
 from tutor.engine.runner import Runner
 from tutor.engine.state import ErrorInfo, RunState
@@ -349,6 +349,7 @@ def start(request: dict, lifeline: int, address: str, authkey: bytes) -> None:
         runner = KernelRunner(lesson, lr_override=request["lr_override"], **request.get("options", {}))
         runner.cell_hook = cell_started
         runner._cell_watch = cell_started
+        fd_output.capture(runner)
         limit_memory(memory)
         conn = connect(address, authkey, ("hello", request["cid"], request["gen"], os.getpid()))
         kernel = Kernel(
