@@ -477,16 +477,13 @@ class _Run:
     def write(self, text: str) -> None:
         if not text or self.cell is None or self.inert:  # inert: the engine ran it, not the lesson
             return
-        if self.runner.fd_output is not None:
-            self.take_fd_output(force=True)  # written before this print: shown before it
-        self.outputs[self.cell].write(text)
-        self.emit(ev.Output(cell=self.cell, text=text))
+        self.take_fd_output(force=True)  # written before this print: shown before it
+        self._stdout(text)
 
     def write_stderr(self, text: str) -> None:
         if not text or self.cell is None or self.inert:
             return
-        if self.runner.fd_output is not None:
-            self.take_fd_output(force=True)
+        self.take_fd_output(force=True)
         self._stderr(text)
 
     def take_fd_output(self, force: bool = False) -> None:
@@ -497,10 +494,13 @@ class _Run:
             return
         out, err = take(force)
         if out and not self.inert:
-            self.outputs[self.cell].write(out)
-            self.emit(ev.Output(cell=self.cell, text=out))
+            self._stdout(out)
         if err and not self.inert:
             self._stderr(err)
+
+    def _stdout(self, text: str) -> None:
+        self.outputs[self.cell].write(text)
+        self.emit(ev.Output(cell=self.cell, text=text))
 
     def _stderr(self, text: str) -> None:
         capture = self.stderr.get(self.cell)
@@ -1307,8 +1307,7 @@ class _Run:
         """The state at this point. Whatever lesson code building it runs (the
         landscape's cost statements, a property read for the graph preview or the
         inspector) runs as the engine's (engine_code)."""
-        if self.runner.fd_output is not None:
-            self.take_fd_output()  # shown with the state (a long subprocess, at its end)
+        self.take_fd_output()  # shown with the state (a long subprocess, at its end)
         with self.engine_code():
             return self._build(status, snapshot, index)
 

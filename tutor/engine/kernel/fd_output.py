@@ -72,9 +72,7 @@ class FdOutput:
         while True:
             try:
                 chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
+            except OSError:  # BlockingIOError: the pipe is empty now
                 return
             if not chunk:
                 return
